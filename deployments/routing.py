@@ -1,0 +1,5 @@
+"""Websocket routes of the deployments app (agents, live logs, terminal)."""
+
+from __future__ import annotations
+
+websocket_urlpatterns: list = []

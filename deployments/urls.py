@@ -1,0 +1,8 @@
+"""Tenant self-service pages of deployments."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver
+
+app_name = "deployments"
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from portal import editions
+
+
+def portal(request: HttpRequest) -> dict[str, Any]:
+    tenant = getattr(request, "tenant", None)
+    return {
+        "PORTAL_DOMAIN": settings.PORTAL_DOMAIN,
+        "PORTAL_EDITION": settings.PORTAL_EDITION,
+        "features": editions.features(),
+        "tenant": tenant if tenant is not None and tenant.schema_name != "public" else None,
+    }

@@ -1,0 +1,19 @@
+"""The public domain: landing, signup, central login, the operator console, billing hooks."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from tenants import views as tenant_views
+
+urlpatterns = [
+    path("", tenant_views.landing, name="landing"),
+    path("signup/", tenant_views.signup, name="signup"),
+    path("signup/<str:token>/", tenant_views.signup_status, name="signup-status"),
+    path("login/", tenant_views.find_workspace, name="find-workspace"),
+    path("admin/", admin.site.urls),
+    path("billing/", include("tenants.billing.urls")),
+    path("api/v1/", include("portal.urls_api")),
+    path("", include("portal.urls_common")),
+]

@@ -1,0 +1,1 @@
+"""Public-schema billing models (subscriptions, Stripe webhook events)."""

@@ -1,0 +1,1 @@
+"""Tenant-schema identity models (invitations, API tokens, service accounts, SSO)."""

@@ -1,0 +1,182 @@
+"""Shared fixtures: the platform, two tenants, and four personas.
+
+- Alice (owner/admin) and Bob (developer) belong to tenant **Acme**.
+- Mallory (owner/admin) belongs to tenant **Globex** and attacks Acme in tests/isolation/.
+- Oscar is the platform operator (public-schema staff user).
+
+The tenants are created once per xdist worker (session scope) through the real
+provisioning path (the pool), so the suite stays fast. Each test then runs in a
+transaction that is rolled back. Tests whose data must be visible to other threads or
+processes (websockets, live servers, Celery workers) use `committed_db` instead and
+create uniquely named rows; they must not use pytest-django's `transactional_db`,
+whose flush would wipe the session tenants.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context, tenant_context
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    email: str
+    role: str
+    schema_name: str  # "public" for Oscar
+    host: str
+
+    @property
+    def tenant(self) -> Any:
+        from tenants.models import Tenant
+
+        return Tenant.objects.get(schema_name=self.schema_name)
+
+    def user(self) -> Any:
+        from portal.accounts.models import User
+
+        with schema_context(self.schema_name):
+            return User.objects.get(email=self.email)
+
+
+def _host(slug: str | None) -> str:
+    return f"{slug}.{settings.PORTAL_DOMAIN}" if slug else settings.PORTAL_DOMAIN
+
+
+@pytest.fixture(scope="session")
+def platform(django_db_setup: Any, django_db_blocker: Any) -> dict[str, Any]:
+    """Public tenant, plans, a warm pool, Acme and Globex with their members, and Oscar."""
+    from portal.accounts.models import User
+    from tenants import pool, services
+    from tenants.members.services import member_create
+    from tenants.models import Tenant
+
+    with django_db_blocker.unblock():
+        services.public_tenant_ensure()
+        services.plans_ensure_defaults()
+        pool.pool_refill(2)
+        tenants = {}
+        for slug, name, owner in (
+            ("acme", "Acme Corp", "alice@acme.test"),
+            ("globex", "Globex", "mallory@globex.test"),
+        ):
+            tenants[slug] = Tenant.objects.filter(slug=slug).first() or services.tenant_create(
+                slug=slug, name=name, admin_email=owner, admin_password=PASSWORD, status=Tenant.Status.ACTIVE
+            )
+        with tenant_context(tenants["acme"]):
+            if not User.objects.filter(email="bob@acme.test").exists():
+                member_create(email="bob@acme.test", role="developer", password=PASSWORD)
+        with schema_context("public"):
+            if not User.objects.filter(email="oscar@tenantry.test").exists():
+                User.objects.create_superuser("oscar@tenantry.test", PASSWORD)
+        connection.set_schema_to_public()
+    return tenants
+
+
+@pytest.fixture(scope="session")
+def acme(platform: dict[str, Any]) -> Any:
+    return platform["acme"]
+
+
+@pytest.fixture(scope="session")
+def globex(platform: dict[str, Any]) -> Any:
+    return platform["globex"]
+
+
+@pytest.fixture(scope="session")
+def alice(platform: dict[str, Any]) -> Persona:
+    return Persona("Alice", "alice@acme.test", "owner", "t_acme", _host("acme"))
+
+
+@pytest.fixture(scope="session")
+def bob(platform: dict[str, Any]) -> Persona:
+    return Persona("Bob", "bob@acme.test", "developer", "t_acme", _host("acme"))
+
+
+@pytest.fixture(scope="session")
+def mallory(platform: dict[str, Any]) -> Persona:
+    return Persona("Mallory", "mallory@globex.test", "owner", "t_globex", _host("globex"))
+
+
+@pytest.fixture(scope="session")
+def oscar(platform: dict[str, Any]) -> Persona:
+    return Persona("Oscar", "oscar@tenantry.test", "", "public", _host(None))
+
+
+@pytest.fixture(autouse=True)
+def _clean_context() -> Iterator[None]:
+    """Every test starts and ends on the public schema with a cold routing cache."""
+    from tenants import routing
+
+    routing.invalidate()
+    yield
+    routing.invalidate()
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def committed_db(platform: dict[str, Any], django_db_blocker: Any) -> Iterator[None]:
+    """Database access without a wrapping transaction: writes are committed at once."""
+    with django_db_blocker.unblock():
+        yield
+        connection.set_schema_to_public()
+
+
+def session_for(persona: Persona, *, otp: bool = True) -> str:
+    """Create a committed, logged-in session for `persona` in its schema; return the key."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    engine = import_module(settings.SESSION_ENGINE)
+    user = persona.user()
+    with schema_context(persona.schema_name):
+        session = engine.SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        if otp:
+            mark_session_otp_verified(session, user)
+        session.save()
+        return session.session_key
+
+
+def mark_session_otp_verified(session: Any, user: Any) -> None:
+    """Mark a persona's session as OTP-verified just now (MFA step-up satisfied)."""
+    from tenants.members.mfa import session_mark_verified
+
+    session_mark_verified(session, user)
+
+
+@pytest.fixture
+def client_for(db: Any, platform: dict[str, Any]) -> Any:
+    """`client_for(alice)` → a Django test client signed in as Alice on Acme's host."""
+
+    def make(persona: Persona, *, otp: bool = True) -> Client:
+        client = Client(HTTP_HOST=persona.host)
+        client.cookies[settings.SESSION_COOKIE_NAME] = session_for(persona, otp=otp)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def anon_client(db: Any, platform: dict[str, Any]) -> Any:
+    def make(host: str | None = None) -> Client:
+        return Client(HTTP_HOST=host or settings.PORTAL_DOMAIN)
+
+    return make
+
+
+@pytest.fixture
+def unique() -> str:
+    return secrets.token_hex(4)
