@@ -47,5 +47,14 @@ class PlatformTask(_TenantTask):
 app = CeleryApp("portal", task_cls=TenantTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(
-    ["portal", "tenants", "tenants.members", "tenants.billing", "compliance", "vault", "deployments"]
+    [
+        "portal",
+        "tenants",
+        "tenants.members",
+        "tenants.billing",
+        "compliance",
+        "compliance.governance",
+        "vault",
+        "deployments",
+    ]
 )

@@ -128,6 +128,7 @@ TENANT_APPS = [
     "axes",
     "tenants.members",
     "compliance",
+    "compliance.governance",
     "vault",
     "deployments",
 ]

@@ -1,0 +1,1 @@
+"""Governance models: policies, violations, DSRs, consent, DPIA, AI systems."""
