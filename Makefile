@@ -24,7 +24,7 @@ run: setup
 	@$(PY) -m portal.up run
 
 test: setup browsers
-	@$(PY) -m portal.up exec -- bash scripts/pytest.sh -n $(XDIST) $(PYTEST_ARGS)
+	@$(PY) -m portal.up exec -- bash scripts/pytest.sh -n $(XDIST) --dist=loadfile $(PYTEST_ARGS)
 
 browsers:
 	@bash scripts/ensure-chromium.sh
