@@ -55,7 +55,7 @@ def _host(slug: str | None) -> str:
 
 
 @pytest.fixture(scope="session")
-def platform(django_db_setup: Any, django_db_blocker: Any) -> dict[str, Any]:
+def platform(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
     """Public tenant, plans, a warm pool, Acme and Globex with their members, and Oscar."""
     from portal.accounts.models import User
     from tenants import pool, services
@@ -81,7 +81,14 @@ def platform(django_db_setup: Any, django_db_blocker: Any) -> dict[str, Any]:
             if not User.objects.filter(email="oscar@tenantry.test").exists():
                 User.objects.create_superuser("oscar@tenantry.test", PASSWORD)
         connection.set_schema_to_public()
-    return tenants
+    yield tenants
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        # Threads of async tests and live servers may still hold connections; the test
+        # database can only be dropped once they are gone.
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(scope="session")
