@@ -22,5 +22,5 @@ def set_request_meta(meta: dict[str, Any]) -> contextvars.Token:
     return _request_meta.set(meta)
 
 
-def reset_request_meta(token: contextvars.Token) -> None:
-    _request_meta.reset(token)
+def clear_request_meta(**_: Any) -> None:
+    _request_meta.set(None)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from portal.context import reset_request_meta, set_request_meta
+from portal.context import set_request_meta
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
@@ -35,17 +35,15 @@ class RequestIDMiddleware:
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        token = set_request_meta(
+        # Cleared on `request_finished` (see portal.apps), after Django's own request logging.
+        set_request_meta(
             {
                 "request_id": request_id,
                 "ip": client_ip(request),
                 "user_agent": request.META.get("HTTP_USER_AGENT", ""),
             }
         )
-        try:
-            response = self.get_response(request)
-        finally:
-            reset_request_meta(token)
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
 

@@ -23,11 +23,26 @@ env = environ.Env()
 environ.Env.smart_cast = True
 
 
+# Variables that may instead be given as NAME_FILE=/path (Docker / Kubernetes secrets).
+SECRET_VARIABLES = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "VAULT_KEK",
+    "AUDIT_SIGNING_KEY",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "EMAIL_URL",
+)
+
+
 def _read_file_vars() -> None:
-    """Support `NAME_FILE` for every variable (Docker / Kubernetes secrets)."""
-    for key, value in list(os.environ.items()):
-        if key.endswith("_FILE") and key[:-5] not in os.environ and Path(value).is_file():
-            os.environ[key[:-5]] = Path(value).read_text().strip()
+    for name in SECRET_VARIABLES:
+        path = os.environ.get(f"{name}_FILE")
+        if path and name not in os.environ:
+            os.environ[name] = Path(path).read_text().strip()
 
 
 def _read_embedded_env() -> None:

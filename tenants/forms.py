@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
 
 from tenants.models import Plan
 
@@ -20,7 +21,14 @@ class SignupForm(forms.Form):
     )
 
     def clean_slug(self) -> str:
-        return self.cleaned_data["slug"].strip().lower()
+        from tenants.services import slug_validate
+
+        slug = self.cleaned_data["slug"].strip().lower()
+        try:
+            slug_validate(slug)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["slug"]) from exc
+        return slug
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
