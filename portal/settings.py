@@ -101,6 +101,7 @@ CSRF_TRUSTED_ORIGINS = env.list(
 SHARED_APPS = [
     "django_tenants",
     "daphne",
+    "portal",
     "tenants",
     "tenants.billing",
     "portal.accounts",
