@@ -125,3 +125,67 @@ class TenantEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} → {self.tenant_id}"
+
+
+class Rollout(models.Model):
+    """One `migrate_tenants` run of the platform: canaries first, then the rest in batches.
+
+    Re-running the command resumes the newest unfinished rollout for the same target.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        HALTED = "halted", "halted (a canary failed)"
+        FAILED = "failed", "failed (some tenants failed; re-run to resume)"
+        DONE = "done"
+
+    target_fingerprint = models.CharField(max_length=64, help_text="Migrations on disk at the start.")
+    target_count = models.PositiveIntegerField(default=0, help_text="Migrations in the target state.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    batch_size = models.PositiveIntegerField(default=25)
+    workers = models.PositiveSmallIntegerField(default=2)
+    started_by = models.CharField(max_length=254, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"rollout #{self.pk} ({self.status})"
+
+
+class RolloutTenant(models.Model):
+    """Where one tenant schema stands in a rollout."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SKIPPED = "skipped", "skipped (already at target)"
+        BACKED_UP = "backed_up", "backed up"
+        MIGRATED = "migrated"
+        FAILED = "failed"
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="tenants")
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollout_rows"
+    )
+    schema_name = models.CharField(max_length=63)
+    is_canary = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    backup_path = models.CharField(max_length=255, blank=True)
+    backup_bytes = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-is_canary", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rollout", "schema_name"], name="rollout_tenant_unique")
+        ]
+        indexes = [models.Index(fields=["rollout", "status"], name="rollout_tenant_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.schema_name}: {self.status}"

@@ -46,3 +46,15 @@ def fan_out(task: Any, *args: Any, **kwargs: Any) -> int:
             task.delay(*args, **kwargs)
         count += 1
     return count
+
+
+@app.task(base=PlatformTask, acks_late=False)
+def rollout_run(batch_size: int = 25, workers: int = 2) -> str:
+    """Start or resume the platform rollout (admin "resume" action). One at a time, by lock."""
+    from tenants import rollout
+
+    started, _ = rollout.rollout_start(batch_size=batch_size, workers=workers)
+    try:
+        return rollout.rollout_execute(rollout=started).status
+    except rollout.RolloutBusy:
+        return "busy"
