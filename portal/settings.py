@@ -428,6 +428,10 @@ VAULT_KEK = env.str("VAULT_KEK", default="")
 VAULT_KMS_KEY_ID = env.str("VAULT_KMS_KEY_ID", default="")
 VAULT_KMS_ENDPOINT_URL = env.str("VAULT_KMS_ENDPOINT_URL", default="") or None
 VAULT_MAX_VERSIONS = env.int("VAULT_MAX_VERSIONS", default=10)
+# VAULT_KEK: comma-separated base64 keys of 32 bytes; the first wraps, all unwrap (KEK rotation).
+# Outside production an empty VAULT_KEK means a development key derived from SECRET_KEY.
+VAULT_DEK_CACHE_SECONDS = env.float("VAULT_DEK_CACHE_SECONDS", default=60.0)
+VAULT_KMS_REGION = env.str("VAULT_KMS_REGION", default=S3_REGION)
 
 # --- Billing ----------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

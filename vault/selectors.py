@@ -1,0 +1,54 @@
+"""Vault reads. Metadata only: nothing here ever opens a ciphertext."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from vault.models import ROTATION_INTERVALS, Secret, SecretVersion
+
+
+def secrets_active() -> QuerySet[Secret]:
+    return Secret.objects.filter(deleted_at__isnull=True).select_related("owner")
+
+
+def secrets_all() -> QuerySet[Secret]:
+    """Deleted ones too: restore and destroy must find them."""
+    return Secret.objects.select_related("owner")
+
+
+def secret_versions(secret: Secret) -> QuerySet[SecretVersion]:
+    return (
+        SecretVersion.objects.filter(secret=secret)
+        .defer("ciphertext")
+        .select_related("created_by")
+        .order_by("-version")
+    )
+
+
+def _overdue_q(now: datetime) -> Q:
+    query = Q(pk__in=[])
+    for policy, interval in ROTATION_INTERVALS.items():
+        query |= Q(rotation_policy=policy, rotated_at__lte=now - interval)
+    return query
+
+
+def rotation_needed(*, now: datetime | None = None) -> QuerySet[Secret]:
+    """Live secrets whose policy says they are due (or overdue) for rotation."""
+    return secrets_active().filter(_overdue_q(now or timezone.now())).order_by("rotated_at", "id")
+
+
+def vault_stats(*, now: datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    live = Secret.objects.filter(deleted_at__isnull=True)
+    return {
+        "total": live.count(),
+        "deleted": Secret.objects.filter(deleted_at__isnull=False).count(),
+        "rotation_needed": live.filter(_overdue_q(now)).count(),
+        "by_type": dict(live.values_list("secret_type").annotate(n=Count("id")).order_by()),
+        "by_environment": dict(live.values_list("environment").annotate(n=Count("id")).order_by()),
+        "versions": SecretVersion.objects.filter(secret__deleted_at__isnull=True).count(),
+    }
