@@ -1,7 +1,11 @@
-"""API routes of tenants.billing, mounted under /api/v1/."""
+"""API routes of tenants.billing, mounted under /api/v1/billing/."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from tenants.billing.api.views import BillingOverviewView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", BillingOverviewView.as_view(), name="billing-overview"),
+]

@@ -1,0 +1,104 @@
+"""Billing reads: a tenant's usage and billing page, and the operator's revenue summary."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Count, Q
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from tenants.billing.models import CheckoutAttempt, Invoice, ReconciliationMismatch, Subscription
+from tenants.models import Plan, Tenant
+
+CHURN_WINDOW_DAYS = 30
+
+
+def _count(label: str, **filters: Any) -> int:
+    """Count rows of another app's model in the current schema; 0 while that app has none."""
+    try:
+        model = apps.get_model(label)
+    except LookupError:
+        return 0
+    return model._default_manager.filter(**filters).count()
+
+
+def month_start() -> Any:
+    return timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def tenant_usage(tenant: Tenant) -> dict[str, int]:
+    """What the tenant uses now, in the units of the plan limits."""
+    with schema_context(tenant.schema_name):
+        return {
+            "members": _count("accounts.User", is_active=True),
+            "agents": _count("deployments.Agent", status__in=["online", "offline"]),
+            "environments": _count("deployments.Environment"),
+            "secrets": _count("vault.Secret"),
+            "deploys_per_month": _count("deployments.DeployRun", created_at__gte=month_start()),
+        }
+
+
+def subscription_for(tenant: Tenant) -> Subscription | None:
+    return Subscription.objects.select_related("plan").filter(tenant=tenant).first()
+
+
+def tenant_billing_overview(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "plan": tenant.plan,
+        "subscription": subscription_for(tenant),
+        "invoices": list(Invoice.objects.filter(tenant=tenant)[:24]),
+        "plans": list(Plan.objects.filter(is_public=True)),
+        "usage": tenant_usage(tenant),
+    }
+
+
+def checkout_attempt_for(tenant: Tenant, session_id: str) -> CheckoutAttempt | None:
+    """Only the tenant's own attempts: a session id from another tenant finds nothing."""
+    return CheckoutAttempt.objects.filter(tenant=tenant, session_id=session_id).first()
+
+
+def subscription_monthly_cents(sub: Subscription) -> int:
+    plan = sub.plan
+    if plan is None:
+        return 0
+    base = plan.yearly_price_cents // 12 if sub.interval == "year" else plan.monthly_price_cents
+    # Seat prices are monthly figures whatever the interval.
+    return base + plan.seat_price_cents * sub.seats
+
+
+def revenue_summary() -> dict[str, Any]:
+    """MRR and tenant counts for the operator dashboard (all amounts in cents)."""
+    now = timezone.now()
+    paying = Subscription.objects.select_related("plan").filter(
+        status__in=[Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE]
+    )
+    mrr = sum(subscription_monthly_cents(sub) for sub in paying)
+    by_status = dict(
+        Tenant.objects.exclude(schema_name="public")
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    since = now - timedelta(days=CHURN_WINDOW_DAYS)
+    failed = Invoice.objects.filter(payment_failed_at__gte=since)
+    return {
+        "mrr_cents": mrr,
+        "currency": "usd",
+        "active": Subscription.objects.filter(status=Subscription.Status.ACTIVE).count(),
+        "trialing": Subscription.objects.filter(status=Subscription.Status.TRIALING).count(),
+        "past_due": Subscription.objects.filter(
+            Q(status__in=[Subscription.Status.PAST_DUE, Subscription.Status.UNPAID])
+            | Q(past_due_since__isnull=False)
+        ).count(),
+        "churned": Subscription.objects.filter(
+            status=Subscription.Status.CANCELED, canceled_at__gte=since
+        ).count(),
+        "failed_payments": failed.count(),
+        "failed_payments_unpaid": failed.filter(paid_at__isnull=True).count(),
+        "tenants_by_status": by_status,
+        "open_mismatches": ReconciliationMismatch.objects.filter(resolved_at__isnull=True).count(),
+        "window_days": CHURN_WINDOW_DAYS,
+    }
