@@ -15,13 +15,25 @@ from portal import editions
 from tenants import services, tasks
 from tenants.forms import FindWorkspaceForm, SignupForm
 from tenants.models import Plan, Tenant
-from tenants.selectors import tenant_login_url
+from tenants.selectors import serving_tenants, tenant_login_url
 
 HANDOFF_SALT = "tenants.signup.handoff"
 HANDOFF_MAX_AGE = 120
 
 
+def _community_redirect() -> HttpResponse | None:
+    """Community edition: the public domain only points at the single tenant."""
+    if editions.enabled("multi_tenant"):
+        return None
+    tenant = serving_tenants().first()
+    if tenant is None:
+        return HttpResponse("This portal has no organisation yet: run `make run` to create it.", status=503)
+    return redirect(tenant_login_url(tenant))
+
+
 def landing(request: HttpRequest) -> HttpResponse:
+    if response := _community_redirect():
+        return response
     return render(request, "public/landing.html", {"plans": Plan.objects.filter(is_public=True)})
 
 
@@ -88,6 +100,8 @@ def welcome(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def find_workspace(request: HttpRequest) -> HttpResponse:
     """Central login. Every address gets the same answer; the links go by email."""
+    if response := _community_redirect():
+        return response
     form = FindWorkspaceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         tasks.central_login_send.delay(form.cleaned_data["email"])
