@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from celery.signals import task_prerun
 from django.db import connection
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask as _TenantTask
@@ -42,6 +43,14 @@ class PlatformTask(_TenantTask):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         connection.set_schema_to_public()
         return super().__call__(*args, **kwargs)
+
+
+@task_prerun.connect
+def _task_request_id(task_id: str | None = None, **_: Any) -> None:
+    """Log lines and audit events from a task carry the task id as their request id."""
+    from portal.context import set_request_meta
+
+    set_request_meta({"request_id": task_id or ""})
 
 
 app = CeleryApp("portal", task_cls=TenantTask)

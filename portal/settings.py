@@ -281,6 +281,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Sessions, auth, security -----------------------------------------------------------
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log JSON lines through LOGGING below
+# Periodic jobs. django-celery-beat's DatabaseScheduler copies these into its tables at
+# start-up, where the operator can pause or re-time them in the admin. Apps add entries.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "tenants.pool_refill": {"task": "tenants.tasks.pool_refill", "schedule": 300.0},
+}
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=PRODUCTION)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
