@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt
 	@echo "==> creating $(VENV) and installing requirements (first run takes a few minutes)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --progress-bar off -r requirements.txt | grep -E "^(Collecting|Successfully)" || true
+	@$(PY) -m pip install --progress-bar off -r requirements.txt 2>&1 | grep -E "^(Collecting|Successfully|ERROR)" || true
 	@$(PY) -c "import django, django_tenants, channels, celery" && touch $@
 
 static/vendor/.installed: package.json scripts/vendor.sh
