@@ -32,3 +32,11 @@ class ScopeMissing(APIException):
     status_code = 403
     default_code = "scope_missing"
     default_detail = "This token lacks the `vault` scope."
+
+
+class VaultIntegrityError(VaultConflict):
+    default_code = "integrity_error"
+    default_detail = (
+        "The stored value does not authenticate for this secret and version (moved or tampered); "
+        "it cannot be revealed."
+    )

@@ -129,11 +129,14 @@ class KeyConfig:
 def _build_config() -> KeyConfig:
     local = [LocalKEK(key) for key in parse_local_keys(settings.VAULT_KEK)]
     source = "env"
-    if not local and not settings.VAULT_KMS_KEY_ID:
+    if not local:
         if getattr(settings, "PRODUCTION", False):
-            raise ImproperlyConfigured("Set VAULT_KEK or VAULT_KMS_KEY_ID in production")
-        local = [LocalKEK(_development_key())]
-        source = "development"
+            if not settings.VAULT_KMS_KEY_ID:
+                raise ImproperlyConfigured("Set VAULT_KEK or VAULT_KMS_KEY_ID in production")
+        else:
+            # Development and tests only; it still unwraps after a switch to KMS.
+            local = [LocalKEK(_development_key())]
+            source = "development"
     unwrappers: dict[str, KEK] = {kek.id: kek for kek in local}
     primary: KEK | None = local[0] if local else None
     if settings.VAULT_KMS_KEY_ID:
@@ -166,6 +169,13 @@ def config() -> KeyConfig:
             if _config is None:
                 _config = _build_config()
     return _config
+
+
+def forget_data_keys() -> None:
+    """Drop the cached data keys only: the next use unwraps again (tests, after a KEK rotation)."""
+    with _lock:
+        _dek_cache.clear()
+        _active_cache.clear()
 
 
 def reset() -> None:

@@ -22,7 +22,7 @@ from compliance import audit, policies
 from portal.accounts.models import Role
 from tenants.members.permissions import authorize, has_perm
 from vault import keyring, selectors
-from vault.errors import AuditUnavailable, StaleVersion, VaultConflict
+from vault.errors import AuditUnavailable, StaleVersion, VaultConflict, VaultIntegrityError
 from vault.models import (
     ENV_RE,
     MAX_VALUE_BYTES,
@@ -348,9 +348,12 @@ def _open(secret: Secret, version: int | None) -> bytes:
     row = SecretVersion.objects.filter(secret=secret, version=number).first()
     if row is None:
         raise ValidationError({"version": [f"Version {number} does not exist (or was destroyed)."]})
-    return keyring.open_sealed(
-        row.ciphertext, data_key_id=row.data_key_id, secret_id=secret.pk, version=number
-    )
+    try:
+        return keyring.open_sealed(
+            row.ciphertext, data_key_id=row.data_key_id, secret_id=secret.pk, version=number
+        )
+    except keyring.DecryptionFailed as exc:
+        raise VaultIntegrityError() from exc
 
 
 def _audit_reveal(**kwargs: Any) -> None:
