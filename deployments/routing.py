@@ -2,4 +2,12 @@
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from deployments.consumers import AgentConsumer, LogViewerConsumer, TerminalConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/agent/", AgentConsumer.as_asgi()),
+    path("ws/deployments/logs/<str:kind>/<int:pk>/", LogViewerConsumer.as_asgi()),
+    path("ws/deployments/terminal/<int:agent_id>/", TerminalConsumer.as_asgi()),
+]

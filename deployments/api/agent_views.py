@@ -1,0 +1,107 @@
+"""Endpoints the agent program calls over HTTP: enrolment, artifact download, backup upload.
+
+They take no session: enrolment is authorised by the one-time token, downloads and uploads
+by short-lived signed links that the portal put into a deploy command.
+"""
+
+from __future__ import annotations
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FileUploadParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from deployments import conf, pipeline, services, signing
+from deployments.models import DeployTarget
+
+
+class EnrollIn(serializers.Serializer):
+    token = serializers.CharField(max_length=200)
+    public_key = serializers.CharField(max_length=64)
+    host_fingerprint = serializers.CharField(max_length=128)
+    name = serializers.CharField(max_length=100, required=False, default="")
+    agent_version = serializers.CharField(max_length=32, required=False, default="")
+
+
+class EnrollOut(serializers.Serializer):
+    agent_id = serializers.IntegerField()
+    environment = serializers.CharField()
+    tenant = serializers.CharField()
+    release_public_key = serializers.CharField()
+    heartbeat_seconds = serializers.FloatField()
+
+
+class AgentEnrollView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonRateThrottle]
+
+    @extend_schema(request=EnrollIn, responses={201: EnrollOut}, tags=["deployments: agent protocol"])
+    def post(self, request: Request) -> Response:
+        data = EnrollIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        agent = services.agent_enroll(
+            raw_token=data.validated_data["token"],
+            public_key=data.validated_data["public_key"],
+            host_fingerprint=data.validated_data["host_fingerprint"],
+            name=data.validated_data["name"],
+            agent_version=data.validated_data["agent_version"],
+        )
+        body = {
+            "agent_id": agent.pk,
+            "environment": agent.environment.name,
+            "tenant": connection.schema_name,
+            "release_public_key": signing.release_key_active().public_key,
+            "heartbeat_seconds": conf.get("DEPLOY_HEARTBEAT_SECONDS"),
+        }
+        return Response(EnrollOut(body).data, status=status.HTTP_201_CREATED)
+
+
+def _target(token: str, purpose: str) -> DeployTarget:
+    from django.core.exceptions import PermissionDenied
+
+    agent_id, run_id = pipeline.link_load(token, purpose=purpose)
+    target = (
+        DeployTarget.objects.select_related("run__release", "agent")
+        .filter(run_id=run_id, agent_id=agent_id, agent__revoked_at__isnull=True)
+        .first()
+    )
+    if target is None:
+        raise PermissionDenied("This link is no longer valid.")
+    return target
+
+
+class AgentArtifactView(APIView):
+    """GET the release artifact; PUT the pre-deploy backup (same signed-link scheme)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [FileUploadParser]
+
+    @extend_schema(responses={200: bytes}, tags=["deployments: agent protocol"])
+    def get(self, request: Request, token: str) -> FileResponse:
+        release = _target(token, "artifact").run.release
+        return FileResponse(release.artifact.open("rb"), content_type="application/gzip")
+
+    @extend_schema(request=bytes, responses={201: dict}, tags=["deployments: agent protocol"])
+    def put(self, request: Request, token: str) -> Response:
+        target = _target(token, "backup")
+        upload = request.data.get("file")
+        if upload is None:
+            return Response(
+                {"error": {"code": "no_file", "message": "Send the backup as the body."}}, status=400
+            )
+        name = default_storage.save(
+            f"backups/run-{target.run_id}-agent-{target.agent_id}.bak", ContentFile(upload.read())
+        )
+        target.backup_name = name
+        target.save(update_fields=["backup_name"])
+        return Response({"name": name}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,164 @@
+"""`/ws/agent/`: one socket per agent for auth, heartbeats, commands, logs and terminal I/O.
+
+Handshake: the agent says `hello` with its id, the portal answers with a fresh single-use
+nonce, the agent signs it. Nothing else is accepted before that. Reliable messages (`rel`)
+are processed in order, at most once (by sequence number), then acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from deployments import conf, logstore, pipeline, services
+from deployments.consumers.base import JsonConsumer, logs_group, terminal_group
+from deployments.models import Agent
+from portal.channels import tenant_sync
+
+
+class AgentConsumer(JsonConsumer):
+    agent_id: int | None = None
+
+    async def connect(self) -> None:
+        self.agent_id = None
+        self.pending: tuple[int, str] | None = None
+        self.last_seq = 0
+        self.known_runs: dict[int, bool] = {}
+        self.term_sessions: set[int] = set()
+        await self.accept()
+        self.deadline = asyncio.get_running_loop().call_later(
+            conf.get("DEPLOY_AUTH_TIMEOUT_SECONDS"), lambda: asyncio.ensure_future(self._auth_timeout())
+        )
+
+    async def _auth_timeout(self) -> None:
+        if self.agent_id is None:
+            await self._refuse("Authentication took too long.")
+
+    async def _refuse(self, reason: str, code: int = 4403) -> None:
+        await self.send_json({"type": "refused", "reason": reason})
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        self.deadline.cancel()
+        if self.agent_id is not None:
+            await self.channel_layer.group_discard(
+                services.agent_group(self.agent_id, self.schema), self.channel_name
+            )
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if self.agent_id is None:
+            await self._handshake(kind, content or {})
+        elif kind == "rel":
+            await self._reliable(content)
+        elif kind == "heartbeat":
+            if not await self._heartbeat(str(content.get("version", ""))):
+                await self._refuse("This agent's credentials were revoked.")
+        elif kind in ("term_out", "term_exit") and content.get("session") in self.term_sessions:
+            await self.channel_layer.group_send(
+                terminal_group(self.schema, content["session"]),
+                {"type": "terminal.output", "payload": content},
+            )
+
+    # --- handshake ----------------------------------------------------------------------
+    async def _handshake(self, kind: str | None, content: dict) -> None:
+        if kind == "hello" and isinstance(content.get("agent_id"), int) and self.pending is None:
+            nonce = await self._issue(content["agent_id"])
+            self.pending = (content["agent_id"], nonce)
+            await self.send_json({"type": "challenge", "nonce": nonce})
+            return
+        if kind == "auth" and self.pending is not None:
+            agent_id, nonce = self.pending
+            if content.get("nonce") != nonce:
+                await self._refuse("The answer is not for this connection's challenge.")
+                return
+            result = await self._authenticate(agent_id, nonce, str(content.get("signature", "")))
+            if isinstance(result, str):
+                await self._refuse(result)
+                return
+            self.deadline.cancel()
+            self.agent_id, self.last_seq = agent_id, result["last_seq"]
+            await self.channel_layer.group_add(services.agent_group(agent_id, self.schema), self.channel_name)
+            await self.send_json({"type": "welcome", **result})
+            for command in await self._pending_commands():
+                await self.send_json(command)
+            return
+        await self._refuse("Say hello, then answer the challenge.", code=4401)
+
+    @tenant_sync
+    def _issue(self, agent_id: int) -> str:
+        return services.agent_challenge_issue(agent_id=agent_id)
+
+    @tenant_sync
+    def _authenticate(self, agent_id: int, nonce: str, signature: str) -> dict | str:
+        try:
+            agent = services.agent_authenticate(agent_id=agent_id, nonce=nonce, signature=signature)
+        except services.AgentAuthRefused as exc:
+            return str(exc)
+        return {
+            "agent_id": agent.pk,
+            "last_seq": agent.last_seq,
+            "heartbeat_seconds": conf.get("DEPLOY_HEARTBEAT_SECONDS"),
+            "environment": agent.environment.name,
+        }
+
+    @tenant_sync
+    def _pending_commands(self) -> list[dict]:
+        return pipeline.pending_commands(agent=Agent.objects.get(pk=self.agent_id))
+
+    @tenant_sync
+    def _heartbeat(self, version: str) -> bool:
+        try:
+            services.agent_heartbeat(agent_id=self.agent_id, agent_version=version)
+        except services.AgentAuthRefused:
+            return False
+        return True
+
+    # --- reliable messages --------------------------------------------------------------
+    async def _reliable(self, content: dict) -> None:
+        seq, kind, data = content.get("seq"), content.get("kind"), content.get("data")
+        if not isinstance(seq, int) or not isinstance(data, dict):
+            return
+        if seq > self.last_seq:
+            if kind == "logs":
+                await self._logs(seq, data)
+            elif kind in ("step", "result"):
+                await self._event(seq, kind, data)
+            self.last_seq = seq
+        await self.send_json({"type": "ack", "seq": seq})
+
+    async def _logs(self, seq: int, data: dict) -> None:
+        lines = logstore.clean_lines(data.get("lines"))
+        run_id = data.get("run_id") if isinstance(data.get("run_id"), int) else None
+        if run_id is not None and run_id not in self.known_runs:
+            self.known_runs[run_id] = await self._run_targets_me(run_id)
+        run_id = run_id if self.known_runs.get(run_id) else None
+        # Viewers first (the live path), storage second; a full viewer channel drops, never blocks.
+        event = {"type": "log.lines", "lines": lines, "agent": self.agent_id, "run": run_id, "t": time.time()}
+        await self.channel_layer.group_send(logs_group(self.schema, "agent", self.agent_id), event)
+        if run_id is not None:
+            await self.channel_layer.group_send(logs_group(self.schema, "run", run_id), event)
+        await self._store_logs(seq, run_id, lines)
+
+    @tenant_sync
+    def _run_targets_me(self, run_id: int) -> bool:
+        return pipeline.run_targets_agent(run_id=run_id, agent_id=self.agent_id)
+
+    @tenant_sync
+    def _store_logs(self, seq: int, run_id: int | None, lines: list) -> None:
+        logstore.chunk_store(agent_id=self.agent_id, seq=seq, run_id=run_id, lines=lines)
+
+    @tenant_sync
+    def _event(self, seq: int, kind: str, data: dict) -> None:
+        pipeline.agent_event(agent=Agent.objects.get(pk=self.agent_id), seq=seq, kind=kind, data=data)
+
+    # --- group messages -----------------------------------------------------------------
+    async def agent_command(self, event: dict) -> None:
+        payload = event["payload"]
+        if str(payload.get("type", "")).startswith("term_") and isinstance(payload.get("session"), int):
+            self.term_sessions.add(payload["session"])
+        await self.send_json(payload)
+
+    async def agent_revoked(self, event: dict) -> None:
+        await self._refuse("This agent's credentials were revoked.")

@@ -1,0 +1,101 @@
+"""Ed25519 keys: the tenant's release-signing key and agent challenge verification.
+
+The private release key must live in the vault. Until the vault app exposes a service to
+store and read a secret, `_vault_put` / `_vault_get` wrap it with AES-256-GCM under a key
+derived from `VAULT_KEK` (else `SECRET_KEY`), bound to the schema as AAD. These two
+functions are the only place to change when the vault API lands.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.db import connection
+
+from deployments.agent.protocol import release_payload
+from deployments.models import Release, ReleaseKey
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode(), validate=True)
+
+
+def public_key_from_b64(text: str) -> Ed25519PublicKey:
+    raw = unb64(text)
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key is 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def verify(public_key_b64: str, signature_b64: str, message: bytes) -> bool:
+    try:
+        public_key_from_b64(public_key_b64).verify(unb64(signature_b64), message)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _wrapping_key() -> bytes:
+    material = (settings.VAULT_KEK or settings.SECRET_KEY).encode()
+    return hashlib.sha256(b"tenantry-release-key-wrap\x00" + material).digest()
+
+
+def _vault_put(raw_private: bytes) -> str:
+    nonce = os.urandom(12)
+    sealed = AESGCM(_wrapping_key()).encrypt(nonce, raw_private, connection.schema_name.encode())
+    return "sealed:" + b64(nonce + sealed)
+
+
+def _vault_get(ref: str) -> bytes:
+    if not ref.startswith("sealed:"):
+        raise ValueError("unknown release-key reference")
+    blob = unb64(ref[len("sealed:") :])
+    return AESGCM(_wrapping_key()).decrypt(blob[:12], blob[12:], connection.schema_name.encode())
+
+
+def release_key_active() -> ReleaseKey:
+    """The tenant's signing key, created on first use."""
+    key = ReleaseKey.objects.filter(is_active=True).order_by("-id").first()
+    if key is not None:
+        return key
+    private = Ed25519PrivateKey.generate()
+    raw_private = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    raw_public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return ReleaseKey.objects.create(public_key=b64(raw_public), private_key_ref=_vault_put(raw_private))
+
+
+def release_sign(*, release: Release) -> tuple[ReleaseKey, str]:
+    key = release_key_active()
+    private = Ed25519PrivateKey.from_private_bytes(_vault_get(key.private_key_ref))
+    message = release_payload(
+        tenant=connection.schema_name,
+        version=release.version,
+        artifact_sha256=release.artifact_sha256,
+        manifest=release.manifest,
+    )
+    return key, b64(private.sign(message))
+
+
+def release_signature_valid(release: Release) -> bool:
+    if not release.signature or release.signing_key is None:
+        return False
+    message = release_payload(
+        tenant=connection.schema_name,
+        version=release.version,
+        artifact_sha256=release.artifact_sha256,
+        manifest=release.manifest,
+    )
+    return verify(release.signing_key.public_key, release.signature, message)
