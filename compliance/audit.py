@@ -2,16 +2,41 @@
 
 It writes in the caller's transaction (so if the audit write fails, the action fails)
 and into the current schema's log: a tenant's own, or the public one for operator actions.
+The row is inserted unhashed; once the caller commits, the chainer links it into the
+schema's hash chain (`compliance.chain`). Payload keys that look like secrets are
+replaced by "[redacted]" before anything is stored.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance.models import AuditEvent
 from portal.context import current_request_meta
+
+ACTOR_TYPES = frozenset(AuditEvent.ActorType.values)
+_SECRET_KEY = re.compile(
+    r"(pass(word|phrase)?|secret|token|plaintext|private_?key|api_?key|credential)", re.I
+)
+REDACTED = "[redacted]"
+
+
+def redact(value: Any) -> Any:
+    """A JSON-safe copy of `value` with secret-looking keys redacted (recursively)."""
+    if isinstance(value, dict):
+        return {
+            str(key): REDACTED if _SECRET_KEY.search(str(key)) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def describe_actor(actor: Any) -> tuple[str, str, str]:
@@ -21,6 +46,8 @@ def describe_actor(actor: Any) -> tuple[str, str, str]:
     kind = getattr(actor, "audit_actor_type", None)
     if kind is None:
         kind = "operator" if getattr(actor, "is_staff", False) else "member"
+    if kind not in ACTOR_TYPES:
+        raise ValueError(f"unknown audit actor type {kind!r}")
     label = getattr(actor, "email", None) or str(actor)
     return kind, str(getattr(actor, "pk", "") or ""), label[:254]
 
@@ -39,12 +66,18 @@ def record(
     actor: Any = None,
     target: Any = None,
     payload: dict[str, Any] | None = None,
+    reason: str | None = None,
 ) -> AuditEvent:
+    """Write one audit event in the caller's transaction. Raises if it cannot be written."""
+    if reason is not None:
+        payload = {**(payload or {}), "reason": reason}
     actor_type, actor_id, actor_label = describe_actor(actor)
     target_type, target_id, target_label = describe_target(target)
     meta = current_request_meta()
-    return AuditEvent.objects.create(
+    schema = getattr(connection, "schema_name", None) or "public"
+    event = AuditEvent.objects.create(
         occurred_at=timezone.now(),
+        tenant=schema,
         actor_type=actor_type,
         actor_id=actor_id,
         actor_label=actor_label,
@@ -55,5 +88,22 @@ def record(
         ip=meta.get("ip"),
         user_agent=meta.get("user_agent", "")[:400],
         request_id=meta.get("request_id", ""),
-        payload=payload or {},
+        payload=redact(payload or {}),
     )
+    _chain_on_commit(schema)
+    return event
+
+
+def _chain_on_commit(schema: str) -> None:
+    """Once per transaction and schema: run the chainer after the caller commits."""
+    for _sids, func, _robust in connection.run_on_commit:
+        if getattr(func, "audit_chain_schema", None) == schema:
+            return
+
+    def chain() -> None:
+        from compliance.chain import chain_after_commit
+
+        chain_after_commit(schema)
+
+    chain.audit_chain_schema = schema  # type: ignore[attr-defined]
+    transaction.on_commit(chain)

@@ -1,0 +1,188 @@
+"""The chainer: turns inserted audit events into links of the schema's hash chain.
+
+Why not hash at write time: a chain append must read the head and write the next link
+atomically, so concurrent writers serialise on a lock held *through their commit* (the
+fsync sits inside the lock). Measured here that gets ~0.3× the throughput of plain
+inserts. Instead:
+
+1. `audit.record` only INSERTs (in the caller's transaction; `id` comes from a sequence).
+2. After the caller commits, the chainer runs (`chain_pending`): under a per-schema
+   advisory *try*-lock it reads the committed rows that have no hash yet, in id order,
+   gives each the next gap-free `seq` (so the chain follows commit order, and ids that
+   rolled back never matter), computes `prev_hash`/`hash`, and fills them in with one
+   UPDATE. Writers never wait for each other or for the chainer.
+3. Whoever held the lock re-checks for pending rows after releasing it, so an event
+   committed while another process was chaining is never left behind (the writer that
+   lost the try-lock relies on that re-check). The Celery beat task `audit_chain_all`
+   is the safety net (crashed process between commit and chaining).
+
+Rows with `hash IS NULL` are "not chained yet": verification, exports and forwarding
+only ever read chained rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection, transaction
+
+from compliance.canonical import GENESIS, event_hash
+
+log = logging.getLogger(__name__)
+
+LOCK_CLASS = 0x41554454  # pg_advisory lock class "AUDT"; the object id is hashtext(schema)
+BATCH = 2000
+TABLE = "compliance_auditevent"
+
+# Columns in canonical.FIELDS order (after id), text exactly as hashed.
+ROW_COLUMNS = (
+    "id, seq, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "tenant, actor_type, actor_id, actor_label, action, target_type, target_id, target_label, "
+    "host(ip), user_agent, request_id, payload::text, prev_hash, hash"
+)
+
+
+def current_schema() -> str:
+    return getattr(connection, "schema_name", None) or "public"
+
+
+def table(schema: str | None = None) -> str:
+    """The schema-qualified audit table (raw SQL never relies on search_path)."""
+    quote = connection.ops.quote_name
+    return f"{quote(schema or current_schema())}.{TABLE}"
+
+
+def _head(cursor: Any, schema: str) -> tuple[int, str]:
+    cursor.execute(f"SELECT seq, hash FROM {table(schema)} WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
+    row = cursor.fetchone()
+    if row:
+        return int(row[0]), row[1]
+    # Everything was pruned (or nothing chained yet): continue from the retention cut.
+    from compliance.models import AuditCheckpoint
+
+    cut = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.RETENTION).order_by("-seq").first()
+    return (cut.seq, cut.hash) if cut else (0, GENESIS)
+
+
+def _chain_batch(schema: str, limit: int) -> int | None:
+    """Chain up to `limit` pending rows. None when another process holds the lock."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_CLASS, schema])
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute(
+            f"SELECT {ROW_COLUMNS} FROM {table(schema)} WHERE hash IS NULL ORDER BY id LIMIT %s", [limit]
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return 0
+        seq, prev = _head(cursor, schema)
+        ids, seqs, prevs, hashes = [], [], [], []
+        for row in rows:
+            seq += 1
+            values = list(row[1:-1])
+            values[0] = seq
+            values[13] = json.loads(values[13])
+            values[-1] = prev
+            digest = event_hash(values)
+            ids.append(row[0])
+            seqs.append(seq)
+            prevs.append(prev)
+            hashes.append(digest)
+            prev = digest
+        cursor.execute(
+            f"UPDATE {table(schema)} AS e SET seq = v.seq, prev_hash = v.prev, hash = v.hash, "
+            "chained_at = clock_timestamp() "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS v(id, seq, prev, hash) "
+            "WHERE e.id = v.id",
+            [ids, seqs, prevs, hashes],
+        )
+        return len(rows)
+
+
+def has_pending(schema: str | None = None) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table(schema)} WHERE hash IS NULL)")
+        return bool(cursor.fetchone()[0])
+
+
+def chain_pending(*, schema: str | None = None, max_rows: int | None = None) -> int:
+    """Chain every committed pending event of the current schema; return how many.
+
+    Returns early (0) when another process is chaining: that process re-checks after it
+    releases the lock. `max_rows` bounds the work done inline after a request.
+    """
+    schema = schema or current_schema()
+    done = 0
+    while max_rows is None or done < max_rows:
+        limit = BATCH if max_rows is None else min(BATCH, max_rows - done)
+        count = _chain_batch(schema, limit)
+        if count is None:
+            break
+        done += count
+        # A full batch: keep going. A short one: done, unless rows committed meanwhile
+        # (only visible once our lock is released, i.e. outside an outer transaction).
+        if count < limit and (connection.in_atomic_block or not has_pending(schema)):
+            break
+    return done
+
+
+def chain_after_commit(schema: str) -> None:
+    """The fast path, run by `transaction.on_commit` in the writer's thread."""
+    from django.conf import settings
+    from django_tenants.utils import schema_context
+
+    try:
+        if getattr(settings, "AUDIT_CHAIN_INLINE", True):
+            with schema_context(schema):
+                chain_pending(schema=schema, max_rows=BATCH * 2)
+                if not has_pending(schema):
+                    return
+        from compliance.tasks import audit_chain
+
+        with schema_context(schema):
+            audit_chain.delay()
+    except Exception:
+        # The action has committed; never fail it here. The beat task chains later.
+        log.exception("audit chainer fast path failed in %s", schema)
+
+
+def decode(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A raw row with its payload parsed: (id, *canonical FIELDS values, hash)."""
+    return (*row[:14], json.loads(row[14]), *row[15:])
+
+
+def iter_chained(
+    *,
+    schema: str | None = None,
+    after_seq: int = 0,
+    until_seq: int | None = None,
+    where: str = "",
+    params: list[Any] | None = None,
+    chunk: int = 20000,
+) -> Iterator[tuple[Any, ...]]:
+    """Chained rows (id, *canonical FIELDS, hash) in seq order, through a server-side cursor."""
+    sql = f"SELECT {ROW_COLUMNS} FROM {table(schema)} WHERE seq > %s"
+    args: list[Any] = [after_seq]
+    if until_seq is not None:
+        sql += " AND seq <= %s"
+        args.append(until_seq)
+    if where:
+        sql += f" AND ({where})"
+        args.extend(params or [])
+    sql += " ORDER BY seq"
+    connection.ensure_connection()
+    with transaction.atomic():
+        raw = connection.connection
+        with raw.cursor(name=f"audit_iter_{id(args)}") as cursor:
+            cursor.itersize = chunk
+            cursor.execute(sql, args)
+            while True:
+                rows = cursor.fetchmany(chunk)
+                if not rows:
+                    break
+                for row in rows:
+                    yield decode(row)
