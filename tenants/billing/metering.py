@@ -49,9 +49,10 @@ def seats_sync(*, tenant: Tenant, key: str) -> int | None:
     if item is None:
         return None
     if int(item.get("quantity") or 0) != seats:
-        stripe_client.subscription_item_modify(
-            item["id"],
-            params={"quantity": seats, "proration_behavior": "create_prorations"},
+        # Stripe prorates by default (proration_behavior=create_prorations).
+        stripe_client.subscription_modify(
+            sub.stripe_subscription_id,
+            params={"items": [{"id": item["id"], "quantity": seats}]},
             idempotency_key=f"tenantry-seats-{item['id']}-{seats}-{key}",
         )
     Subscription.objects.filter(pk=sub.pk).update(seats=seats, updated_at=timezone.now())

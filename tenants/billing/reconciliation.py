@@ -16,6 +16,8 @@ from tenants.billing import stripe_client
 from tenants.billing.models import ReconciliationMismatch, Subscription
 from tenants.billing.services import plan_for_price
 
+LIVE = ("active", "trialing", "past_due")
+
 
 def _compare(sub: Subscription, fetched: dict[str, Any] | None) -> list[tuple[str, str, str]]:
     if fetched is None:
@@ -37,52 +39,45 @@ def _compare(sub: Subscription, fetched: dict[str, Any] | None) -> list[tuple[st
 def reconcile() -> dict[str, int]:
     """Compare every mirrored subscription; record new mismatches and resolve stale ones."""
     now = timezone.now()
-    checked = recorded = 0
-    known: set[str] = set()
-    for sub in Subscription.objects.exclude(stripe_subscription_id=None).select_related("plan", "tenant"):
-        checked += 1
-        known.add(sub.stripe_subscription_id or "")
-        findings = _compare(sub, stripe_client.subscription_retrieve(sub.stripe_subscription_id or ""))
-        recorded += _record(sub, findings, now)
+    subs = {
+        sub.pk: sub
+        for sub in Subscription.objects.exclude(stripe_customer_id=None).select_related("plan", "tenant")
+    }
+    findings: dict[int, list[tuple[str, str, str]]] = {pk: [] for pk in subs}
+    known = {sub.stripe_subscription_id for sub in subs.values() if sub.stripe_subscription_id}
+    for sub in subs.values():
+        if sub.stripe_subscription_id:
+            findings[sub.pk] += _compare(sub, stripe_client.subscription_retrieve(sub.stripe_subscription_id))
     # Live subscriptions of our customers that we have never mirrored (a lost webhook).
-    customers = dict(
-        Subscription.objects.exclude(stripe_customer_id=None).values_list("stripe_customer_id", "pk")
-    )
+    by_customer = {sub.stripe_customer_id: sub for sub in subs.values()}
     for fetched in stripe_client.subscription_list(status="all"):
-        if (
-            fetched.get("customer") in customers
-            and fetched["id"] not in known
-            and fetched.get("status")
-            in (
-                "active",
-                "trialing",
-                "past_due",
-            )
-        ):
-            sub = Subscription.objects.get(pk=customers[fetched["customer"]])
-            recorded += _record(sub, [("subscription", sub.stripe_subscription_id or "", fetched["id"])], now)
+        sub = by_customer.get(fetched.get("customer"))
+        if sub is not None and fetched["id"] not in known and fetched.get("status") in LIVE:
+            findings[sub.pk].append(("unmirrored", sub.stripe_subscription_id or "", fetched["id"]))
+    recorded = sum(_record(subs[pk], rows, now) for pk, rows in findings.items())
+    checked = sum(1 for sub in subs.values() if sub.stripe_subscription_id)
     return {"checked": checked, "mismatches": recorded}
 
 
 @transaction.atomic
 def _record(sub: Subscription, findings: list[tuple[str, str, str]], now: Any) -> int:
+    """Open a row per new finding; resolve open rows that no longer hold. Returns new rows."""
+    wanted = {(field, local[:200], remote[:200]) for field, local, remote in findings}
     open_rows = ReconciliationMismatch.objects.filter(tenant=sub.tenant, resolved_at__isnull=True)
-    fields = {field for field, _, _ in findings}
-    open_rows.exclude(field__in=fields).update(resolved_at=now)
-    created = 0
-    for field, local, remote in findings:
-        row = open_rows.filter(field=field).first()
-        if row and (row.local_value, row.stripe_value) == (local[:200], remote[:200]):
-            continue
-        if row:
+    existing = set()
+    for row in open_rows:
+        key = (row.field, row.local_value, row.stripe_value)
+        if key in wanted:
+            existing.add(key)
+        else:
             row.resolved_at = now
             row.save(update_fields=["resolved_at"])
+    for field, local, remote in sorted(wanted - existing):
         ReconciliationMismatch.objects.create(
             tenant=sub.tenant,
             stripe_subscription_id=sub.stripe_subscription_id or "",
             field=field,
-            local_value=local[:200],
-            stripe_value=remote[:200],
+            local_value=local,
+            stripe_value=remote,
         )
-        created += 1
-    return created
+    return len(wanted - existing)

@@ -209,8 +209,8 @@ def plan_change(*, tenant: Tenant, plan: Plan, actor: Any, interval: str = "mont
         fetched = stripe_client.subscription_modify(
             sub.stripe_subscription_id,
             params={
+                # Stripe prorates by default (proration_behavior=create_prorations).
                 "items": [{"id": base["id"], "price": _plan_price_id(plan, interval)}],
-                "proration_behavior": "create_prorations",
             },
             idempotency_key=f"tenantry-plan-{sub.stripe_subscription_id}-{plan.slug}-{uuid.uuid4().hex}",
         )

@@ -22,7 +22,7 @@ from tests.billing.fixtures import (
 
 
 @pytest.fixture
-def acme_customer(acme, alice, stripe_on):
+def acme_customer(acme, alice, stripe_on, db):
     return services.customer_ensure(tenant=acme, email=alice.email)
 
 
@@ -42,7 +42,7 @@ def _invoice(customer: str, invoice_id: str = "in_test_1", **extra) -> dict:
 
 
 def _process_all() -> None:
-    for pk in WebhookEvent.objects.filter(status="pending").values_list("pk", flat=True):
+    for pk in WebhookEvent.objects.filter(status="pending").order_by("pk").values_list("pk", flat=True):
         webhooks.event_process(event_pk=pk)
 
 
