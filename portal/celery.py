@@ -65,5 +65,6 @@ app.autodiscover_tasks(
         "compliance.governance",
         "vault",
         "deployments",
+        "deployments.alerts",
     ]
 )

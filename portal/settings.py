@@ -147,6 +147,7 @@ TENANT_APPS = [
     "compliance.governance",
     "vault",
     "deployments",
+    "deployments.alerts",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
