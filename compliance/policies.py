@@ -4,9 +4,22 @@ Services call this before acting, e.g.
     decision = policies.evaluate("deploy.run", {"environment": "production", "actor": user, ...})
     decision.raise_if_blocked()
 
-Actions: "deploy.run", "deploy.migrate", "terminal.command", "terminal.open", "vault.reveal",
-"vault.write", "member.role_change", "member.login". The engine itself lives in
-compliance.governance (policies stored per tenant, 8 built-in templates).
+Actions and the context keys the built-in templates read (any extra key may be used by a
+tenant's own policies; `actor` is always the acting user or None):
+
+    deploy.run        environment (name), is_production, release, kind; for the built-in
+                      templates also approvals_required (int), approved, release_signed
+    deploy.migrate    environment, is_production, backup_exists
+    terminal.open     environment
+    terminal.command  environment, command (argument list or string)
+    vault.reveal      environment, secret, reason
+    vault.write       environment, secret (its rotation_policy is read)
+    member.role_change  member, role
+    member.login      member
+
+The engine lives in compliance.governance (policies stored per tenant, 8 built-in
+templates). A match is recorded as a PolicyViolation and a `policy.violation` audit event,
+even when the caller's transaction rolls back because the action was blocked.
 """
 
 from __future__ import annotations
@@ -15,6 +28,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+
+ACTIONS = (
+    "deploy.run",
+    "deploy.migrate",
+    "terminal.open",
+    "terminal.command",
+    "vault.reveal",
+    "vault.write",
+    "member.role_change",
+    "member.login",
+)
 
 
 class PolicyViolation(PermissionDenied):

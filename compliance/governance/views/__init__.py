@@ -1,0 +1,1 @@
+"""Tenant pages of governance, one module per area."""
