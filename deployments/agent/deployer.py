@@ -231,7 +231,7 @@ class Deployer:
                     connect_to=self.connect_to,
                 )
                 if status != 201:
-                    raise StepFailed(f"backup upload refused ({status})")
+                    raise StepFailed(f"backup upload refused ({status}): {body[:300]!r}")
                 name = json.loads(body).get("name", "")
             self._step(
                 run_id, "backup", "succeeded", out + (f"\nstored as {name}" if name else ""), backup_name=name

@@ -12,7 +12,7 @@ from django.db import connection
 from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FileUploadParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -79,12 +79,19 @@ def _target(token: str, purpose: str) -> DeployTarget:
     return target
 
 
+class RawBytesParser(BaseParser):
+    media_type = "application/octet-stream"
+
+    def parse(self, stream, media_type=None, parser_context=None):  # type: ignore[no-untyped-def]
+        return stream.read() if stream is not None else b""
+
+
 class AgentArtifactView(APIView):
     """GET the release artifact; PUT the pre-deploy backup (same signed-link scheme)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [FileUploadParser]
+    parser_classes = [RawBytesParser]
 
     @extend_schema(responses={200: bytes}, tags=["deployments: agent protocol"])
     def get(self, request: Request, token: str) -> FileResponse:
@@ -94,13 +101,9 @@ class AgentArtifactView(APIView):
     @extend_schema(request=bytes, responses={201: dict}, tags=["deployments: agent protocol"])
     def put(self, request: Request, token: str) -> Response:
         target = _target(token, "backup")
-        upload = request.data.get("file")
-        if upload is None:
-            return Response(
-                {"error": {"code": "no_file", "message": "Send the backup as the body."}}, status=400
-            )
+        body = request.data if isinstance(request.data, bytes) else b""
         name = default_storage.save(
-            f"backups/run-{target.run_id}-agent-{target.agent_id}.bak", ContentFile(upload.read())
+            f"backups/run-{target.run_id}-agent-{target.agent_id}.bak", ContentFile(body)
         )
         target.backup_name = name
         target.save(update_fields=["backup_name"])
