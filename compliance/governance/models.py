@@ -113,6 +113,30 @@ class DataSubjectRequest(models.Model):
         return self.is_open and self.deadline < timezone.now()
 
 
+class ErasedSubject(models.Model):
+    """An erased person, by the actor id their audit events carry.
+
+    The audit chain hashes actor_label, ip, user_agent and target_label, so erasure cannot
+    blank them without breaking verification. Instead the person is listed here and every
+    reader that shows audit rows (viewer, exports, DSR exports) masks those columns for this
+    actor id with `alias` (`compliance.governance.selectors.audit_mask`).
+    """
+
+    actor_id = models.CharField(max_length=64, unique=True)
+    subject_digest = models.CharField(max_length=64, db_index=True)
+    alias = models.CharField(max_length=254)
+    erased_at = models.DateTimeField(default=timezone.now)
+    request = models.ForeignKey(
+        "DataSubjectRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-erased_at"]
+
+    def __str__(self) -> str:
+        return self.alias
+
+
 class ConsentRecord(models.Model):
     subject_email = models.EmailField(db_index=True)
     purpose = models.CharField(max_length=120)

@@ -13,6 +13,7 @@ from compliance.governance.models import (
     AIReviewItem,
     ConsentRecord,
     DataSubjectRequest,
+    ErasedSubject,
     PolicyViolation,
 )
 from compliance.models import AuditEvent
@@ -70,6 +71,7 @@ def person_is_known(*, email: str) -> bool:
 def person_data(*, email: str) -> dict[str, list[dict[str, Any]]]:
     """Everything this tenant holds about one person, by kind (for a DSR export)."""
     member = _member(email)
+    aliases = erased_aliases()
     data: dict[str, list[dict[str, Any]]] = {
         "member": [{f: getattr(member, f) for f in MEMBER_FIELDS}] if member else [],
         "consent_records": list(
@@ -82,12 +84,9 @@ def person_data(*, email: str) -> dict[str, list[dict[str, Any]]]:
                 "id": e.id,
                 "time": e.occurred_at,
                 "action": e.action,
-                "actor_label": e.actor_label,
                 "target": f"{e.target_type}:{e.target_id}",
-                "target_label": e.target_label,
-                "ip": e.ip,
-                "user_agent": e.user_agent,
                 "payload": e.payload,
+                **audit_mask(e, aliases),
             }
             for e in _audit_of(email, member).iterator(chunk_size=2000)
         ],
@@ -109,3 +108,28 @@ def person_data(*, email: str) -> dict[str, list[dict[str, Any]]]:
             )
         )
     return data
+
+
+def erased_aliases() -> dict[str, str]:
+    """actor id → alias of every erased member of this tenant."""
+    return dict(ErasedSubject.objects.values_list("actor_id", "alias"))
+
+
+def audit_mask(event: AuditEvent, aliases: dict[str, str] | None = None) -> dict[str, Any]:
+    """The personal columns of an audit event as a reader may show them after erasures.
+
+    For an erased actor (or an event that targets the erased member), the label, IP and
+    user agent are replaced by the alias; the stored, hashed row is unchanged.
+    """
+    aliases = erased_aliases() if aliases is None else aliases
+    shown = {
+        "actor_label": event.actor_label,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "target_label": event.target_label,
+    }
+    if event.actor_type == "member" and event.actor_id in aliases:
+        shown.update(actor_label=aliases[event.actor_id], ip=None, user_agent="")
+    if event.target_type == "accounts.user" and event.target_id in aliases:
+        shown["target_label"] = aliases[event.target_id]
+    return shown

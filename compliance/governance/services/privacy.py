@@ -25,7 +25,13 @@ from django.utils.crypto import salted_hmac
 
 from compliance import audit
 from compliance.governance import selectors
-from compliance.governance.models import DSR_DEADLINE_DAYS, ConsentRecord, DataSubjectRequest, Dpia
+from compliance.governance.models import (
+    DSR_DEADLINE_DAYS,
+    ConsentRecord,
+    DataSubjectRequest,
+    Dpia,
+    ErasedSubject,
+)
 from tenants.members.permissions import authorize
 
 
@@ -160,7 +166,7 @@ def _erase(dsr: DataSubjectRequest, *, actor: Any) -> dict[str, Any]:
     summary["policy_violations"] = PolicyViolation.objects.filter(actor_label__iexact=email).update(
         actor_label=alias
     )
-    summary["audit"] = _erase_audit(email=email, user=user)
+    summary["audit"] = _erase_audit(dsr=dsr, email=email, user=user)
     # Earlier requests of the same person lose the address too; the digest keeps them linked.
     DataSubjectRequest.objects.filter(subject_digest=dsr.subject_digest).exclude(pk=dsr.pk).update(
         subject_email=""
@@ -178,19 +184,24 @@ def _delete_devices(user: Any) -> int:
     )
 
 
-def _erase_audit(*, email: str, user: Any) -> str:
-    """Erase the person from audit labels without breaking the chain, if the audit module can.
+def _erase_audit(*, dsr: DataSubjectRequest, email: str, user: Any) -> str:
+    """Erase the person from what the audit log shows, without breaking the chain.
 
     The chain hashes actor_label, ip, user_agent and target_label, and a trigger refuses
-    UPDATE, so these columns cannot be blanked here. If the audit module offers an erasure
-    hook (`audit.erase_subject`), it is used; otherwise the audit rows stay as they are and
-    the member row they point to (actor_id) is anonymised, which is reported on the request.
+    UPDATE, so those columns cannot be blanked. The person's actor id goes into the
+    ErasedSubject mapping instead, and readers mask their rows with the alias. If the audit
+    module ever offers its own erasure hook (`audit.erase_subject`), it is called as well.
     """
+    if user is None:
+        return "no member row: audit labels hold only the email given at the time"
+    ErasedSubject.objects.update_or_create(
+        actor_id=str(user.pk),
+        defaults={"subject_digest": dsr.subject_digest, "alias": pseudonym(email), "request": dsr},
+    )
     hook = getattr(audit, "erase_subject", None)
     if callable(hook):
-        hook(email=email, actor_id=str(user.pk) if user is not None else "")
-        return "erased by the audit module"
-    return "kept: audit labels are hashed into the chain; the member they point to is anonymised"
+        hook(email=email, actor_id=str(user.pk))
+    return "masked: chained rows are kept (hashed) and shown under the alias"
 
 
 @transaction.atomic

@@ -14,9 +14,10 @@ from django.core.files.storage import default_storage
 from django_tenants.utils import tenant_context
 
 from compliance import audit
-from compliance.governance import services
-from compliance.governance.models import ConsentRecord, DataSubjectRequest, Dpia
+from compliance.governance import selectors, services
+from compliance.governance.models import ConsentRecord, DataSubjectRequest, Dpia, ErasedSubject
 from compliance.models import AuditEvent
+from compliance.verification import audit_chain_verify
 from tenants.models import TenantEmail
 
 API = "/api/v1/compliance"
@@ -109,6 +110,14 @@ def test_erase_anonymises_the_person_and_leaves_the_audit_chain_untouched(in_acm
         .values_list("id", "actor_label", "payload")
     )
     assert after == before
+    # Readers show the erased person under the alias (the ErasedSubject mapping).
+    shown = selectors.audit_mask(AuditEvent.objects.get(action="deploy.run", actor_id=str(carol.pk)))
+    assert shown["actor_label"] == carol.email
+    assert shown["ip"] is None
+    assert ErasedSubject.objects.get().actor_id == str(carol.pk)
+    result = audit_chain_verify(check_storage=False)  # chains the new rows, then verifies all
+    assert result.ok, result.summary()
+    assert result.checked >= len(before)
     erase_event = AuditEvent.objects.filter(action="privacy.dsr.erase").latest("id")
     assert email not in json.dumps(erase_event.payload)
     assert email not in erase_event.target_label

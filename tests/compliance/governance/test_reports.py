@@ -171,3 +171,31 @@ def test_secrets_without_rotation_or_overdue_fail_the_rotation_evidence(in_acme)
     assert evidence.status == "fail"
     assert "1 overdue" in evidence.summary
     assert any("db/password" in d for d in evidence.details)
+
+
+def test_chain_evidence_comes_from_the_audit_verifier(in_acme, monkeypatch):
+    from compliance import verification
+
+    evidence = collect("audit_chain_verified", PERIOD)
+    assert evidence.status == "fail"  # nothing signed in a fresh test tenant
+    assert "no signed checkpoint" in evidence.summary
+
+    def verified(**kwargs):
+        return verification.VerifyResult(
+            chain="t_acme", head_seq=9, anchor_seq=5, last_trusted_checkpoint_seq=5
+        )
+
+    monkeypatch.setattr(verification, "audit_chain_verify", verified)
+    evidence = collect("audit_chain_verified", PERIOD)
+    assert evidence.status == "pass"
+    assert "OK: chain t_acme" in evidence.details[0]
+
+    def tampered(**kwargs):
+        result = verification.VerifyResult(chain="t_acme")
+        result.fail(7, "hash of seq 7 does not match its contents")
+        return result
+
+    monkeypatch.setattr(verification, "audit_chain_verify", tampered)
+    evidence = collect("audit_chain_verified", PERIOD)
+    assert evidence.status == "fail"
+    assert "first bad seq 7" in evidence.summary
