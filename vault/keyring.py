@@ -207,8 +207,10 @@ def _unwrap(data_key: Any, schema: str) -> AESGCM:
     return AESGCM(_kek_for(data_key.kek_id).unwrap(bytes(data_key.wrapped), schema=schema))
 
 
-def _schema() -> str:
-    schema = connection.schema_name
+def _schema(schema: str | None = None) -> str:
+    # Reading the connection's schema goes through asgiref's Local (microseconds): the hot
+    # path lets a caller that already knows the schema pass it in.
+    schema = schema or connection.schema_name
     if not schema or schema == "public":
         raise RuntimeError("the vault works inside a tenant schema only")
     return schema
@@ -218,9 +220,9 @@ def aad_for(schema: str, secret_id: int, version: int) -> bytes:
     return f"{schema}|{secret_id}|{version}".encode()
 
 
-def active_key() -> tuple[int, AESGCM]:
+def active_key(schema: str | None = None) -> tuple[int, AESGCM]:
     """The current tenant's active data key (created on first use), from cache when fresh."""
-    schema = _schema()
+    schema = _schema(schema)
     now = time.monotonic()
     hit = _active_cache.get(schema)
     if hit and hit[2] > now:
@@ -259,8 +261,8 @@ def _create_data_key() -> Any:
         return data_key
 
 
-def key_by_id(data_key_id: int) -> AESGCM:
-    schema = _schema()
+def key_by_id(data_key_id: int, schema: str | None = None) -> AESGCM:
+    schema = _schema(schema)
     now = time.monotonic()
     hit = _dek_cache.get((schema, data_key_id))
     if hit and hit[1] > now:
@@ -273,21 +275,24 @@ def key_by_id(data_key_id: int) -> AESGCM:
     return aes
 
 
-def seal(plaintext: bytes, *, secret_id: int, version: int) -> tuple[int, bytes]:
-    """Encrypt for the current tenant; returns (data key id, nonce || ciphertext)."""
-    data_key_id, aes = active_key()
+def seal(plaintext: bytes, *, secret_id: int, version: int, schema: str | None = None) -> tuple[int, bytes]:
+    """Encrypt for the current tenant (`schema` must be the connection's, if given);
+    returns (data key id, nonce || ciphertext)."""
+    schema = _schema(schema)
+    data_key_id, aes = active_key(schema)
     nonce = os.urandom(NONCE_BYTES)
-    aad = aad_for(connection.schema_name, secret_id, version)
-    return data_key_id, nonce + aes.encrypt(nonce, plaintext, aad)
+    return data_key_id, nonce + aes.encrypt(nonce, plaintext, aad_for(schema, secret_id, version))
 
 
-def open_sealed(blob: bytes, *, data_key_id: int, secret_id: int, version: int) -> bytes:
-    aes = key_by_id(data_key_id)
-    blob = bytes(blob)
+def open_sealed(
+    blob: bytes, *, data_key_id: int, secret_id: int, version: int, schema: str | None = None
+) -> bytes:
+    schema = _schema(schema)
+    aes = key_by_id(data_key_id, schema)
+    if type(blob) is not bytes:  # psycopg gives memoryview for bytea
+        blob = bytes(blob)
     try:
-        return aes.decrypt(
-            blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad_for(connection.schema_name, secret_id, version)
-        )
+        return aes.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad_for(schema, secret_id, version))
     except InvalidTag as exc:
         raise DecryptionFailed(
             "secret value does not authenticate for this tenant, secret and version"

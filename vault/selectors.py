@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from vault.models import ROTATION_INTERVALS, Secret, SecretVersion
@@ -18,6 +18,25 @@ def secrets_active() -> QuerySet[Secret]:
 def secrets_all() -> QuerySet[Secret]:
     """Deleted ones too: restore and destroy must find them."""
     return Secret.objects.select_related("owner")
+
+
+def secret_for_reveal(pk: int) -> Secret | None:
+    """The secret and its current version in one query (the reveal hot path)."""
+    row = (
+        SecretVersion.objects.select_related("secret")
+        .filter(secret_id=pk, version=F("secret__current_version"))
+        .first()
+    )
+    if row is None:
+        return secrets_all().filter(pk=pk).first()
+    secret = row.secret
+    secret._prefetched_current_version = row  # type: ignore[attr-defined]
+    return secret
+
+
+def prefetched_current_version(secret: Secret) -> SecretVersion | None:
+    row = getattr(secret, "_prefetched_current_version", None)
+    return row if row is not None and row.version == secret.current_version else None
 
 
 def secret_versions(secret: Secret) -> QuerySet[SecretVersion]:

@@ -345,7 +345,9 @@ def secret_destroy(*, secret: Secret, actor: Any) -> None:
 # --- reveal -----------------------------------------------------------------------------
 def _open(secret: Secret, version: int | None) -> bytes:
     number = secret.current_version if version is None else int(version)
-    row = SecretVersion.objects.filter(secret=secret, version=number).first()
+    row = selectors.prefetched_current_version(secret) if version is None else None
+    if row is None:
+        row = SecretVersion.objects.filter(secret=secret, version=number).first()
     if row is None:
         raise ValidationError({"version": [f"Version {number} does not exist (or was destroyed)."]})
     try:
@@ -357,11 +359,11 @@ def _open(secret: Secret, version: int | None) -> bytes:
 
 
 def _audit_reveal(**kwargs: Any) -> None:
+    # No savepoint of its own: a failed audit write aborts the caller's whole transaction,
+    # and the value is never returned.
     try:
-        with transaction.atomic():
-            audit.record(**kwargs)
+        audit.record(**kwargs)
     except Exception as exc:
-        # If the reveal cannot be recorded, it does not happen.
         raise AuditUnavailable() from exc
 
 

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -167,7 +167,9 @@ class RevealView(APIView):
         responses={200: s.RevealOutput, 503: OpenApiResponse(description="Audit write failed"), **_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        secret = get_object_or_404(selectors.secrets_all(), pk=pk)
+        secret = selectors.secret_for_reveal(pk)
+        if secret is None:
+            raise NotFound()
         data = s.RevealInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _reveal(
