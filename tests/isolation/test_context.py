@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import pytest
@@ -114,12 +115,17 @@ async def test_websocket_resolves_the_tenant_from_host(committed_db, alice, mall
 
     alice_cookie = await sync_to_async(_cookie)(alice)
     mallory_cookie = await sync_to_async(_cookie)(mallory)
-    connected, payload = await _whoami(alice.host, alice_cookie)
-    assert connected
-    assert payload == {"tenant": "t_acme", "email": alice.email, "role": "owner"}
-    connected, payload = await _whoami(mallory.host, mallory_cookie)
-    assert connected
-    assert payload["tenant"] == "t_globex"
+    # Both tenants at once, interleaved on the same event loop and database thread.
+    results = await asyncio.gather(
+        *[_whoami(alice.host, alice_cookie) for _ in range(4)],
+        *[_whoami(mallory.host, mallory_cookie) for _ in range(4)],
+    )
+    for connected, payload in results[:4]:
+        assert connected
+        assert payload == {"tenant": "t_acme", "email": alice.email, "role": "owner"}
+    for connected, payload in results[4:]:
+        assert connected
+        assert payload["tenant"] == "t_globex"
     # Mallory's Globex cookie presented to Acme: no such session in Acme's schema.
     connected, _ = await _whoami(alice.host, mallory_cookie)
     assert not connected
