@@ -153,15 +153,32 @@ def session_for(persona: Persona, *, otp: bool = True) -> str:
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         if otp:
             mark_session_otp_verified(session, user)
+        else:
+            mark_session_signed_in_with_mfa(session, user)
         session.save()
         return session.session_key
+
+
+def persona_totp_device(user: Any) -> Any:
+    """The persona's authenticator app (created on first use, in the current schema)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="persona", defaults={"confirmed": True})
+    return device
 
 
 def mark_session_otp_verified(session: Any, user: Any) -> None:
     """Mark a persona's session as OTP-verified just now (MFA step-up satisfied)."""
     from tenants.members.mfa import session_mark_verified
 
-    session_mark_verified(session, user)
+    session_mark_verified(session, user, persona_totp_device(user))
+
+
+def mark_session_signed_in_with_mfa(session: Any, user: Any) -> None:
+    """Signed in with MFA earlier, but no fresh OTP: step-up is NOT satisfied (`otp=False`)."""
+    from tenants.members.mfa import session_mark_signed_in
+
+    session_mark_signed_in(session, persona_totp_device(user))
 
 
 @pytest.fixture

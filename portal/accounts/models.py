@@ -48,6 +48,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     role = models.CharField(max_length=16, choices=Role.choices, blank=True, default="")
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Platform operator (public schema only).")
+    is_service_account = models.BooleanField(
+        default=False, help_text="Automation identity: API tokens only, never an interactive login."
+    )
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()
@@ -61,6 +64,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def audit_actor_type(self) -> str | None:
+        # compliance.audit.describe_actor reads this; None means "member or operator".
+        return "service_account" if self.is_service_account else None
 
     def get_full_name(self) -> str:
         return self.name or self.email

@@ -12,6 +12,12 @@ Usage:
 
 Apps add object-level rules with `object_rule("vault.reveal")`, e.g. "developers may only
 reveal non-production secrets". The rule runs after the role check passes.
+
+API tokens carry scopes (read, write, deploy, vault). A request authenticated by a token
+is limited to the intersection of its user's role and the token's scopes:
+`HasPermission` checks both; `TokenScope` (a default DRF permission) checks views that
+declare no permission; `require_scope(request, "vault")` is the explicit helper.
+Session requests carry no token, so scopes do not narrow them.
 """
 
 from __future__ import annotations
@@ -71,6 +77,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "alerts.manage": ADMINS | {OPERATOR},
 }
 
+SCOPE_READ, SCOPE_WRITE, SCOPE_DEPLOY, SCOPE_VAULT = "read", "write", "deploy", "vault"
+SCOPES = (SCOPE_READ, SCOPE_WRITE, SCOPE_DEPLOY, SCOPE_VAULT)
+# Permission prefix → the scope a token needs, whatever the HTTP method. Anything else
+# needs `read` for safe methods and `write` for the others.
+SCOPE_BY_PREFIX: tuple[tuple[str, str], ...] = (
+    ("vault.", SCOPE_VAULT),
+    ("deploy.", SCOPE_DEPLOY),
+    ("releases.", SCOPE_DEPLOY),
+    ("terminal.", SCOPE_DEPLOY),
+)
+SAFE_HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 ObjectRule = Callable[[Any, Any], bool]
 _OBJECT_RULES: dict[str, list[ObjectRule]] = {}
 
@@ -108,6 +126,30 @@ def authorize(actor: Any, permission: str, obj: Any = None) -> None:
         raise PermissionDenied(f"Your role does not allow {permission}.")
 
 
+def scope_for(permission: str | None, method: str) -> str:
+    for prefix, scope in SCOPE_BY_PREFIX:
+        if permission and permission.startswith(prefix):
+            return scope
+    return SCOPE_READ if method.upper() in SAFE_HTTP_METHODS else SCOPE_WRITE
+
+
+def token_scopes(request: Any) -> frozenset[str] | None:
+    """The scopes of the API token behind this request, or None when no token is involved."""
+    scopes = getattr(getattr(request, "auth", None), "scopes", None)
+    return None if scopes is None else frozenset(scopes)
+
+
+def token_allows(request: Any, scope: str) -> bool:
+    scopes = token_scopes(request)
+    return scopes is None or scope in scopes
+
+
+def require_scope(request: Any, scope: str) -> None:
+    """For views and services called from the API: refuse a token that lacks `scope`."""
+    if not token_allows(request, scope):
+        raise PermissionDenied(f"This API token lacks the {scope!r} scope.")
+
+
 def permission_required(
     permission: str,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
@@ -140,8 +182,29 @@ class HasPermission(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         permission = self._required(view)
-        return permission is not None and has_perm(request.user, permission)
+        if permission is None or not has_perm(request.user, permission):
+            return False
+        if not token_allows(request, scope_for(permission, request.method)):
+            self.message = f"This API token lacks the {scope_for(permission, request.method)!r} scope."
+            return False
+        return True
 
     def has_object_permission(self, request: Any, view: Any, obj: Any) -> bool:
         permission = self._required(view)
         return permission is not None and has_perm(request.user, permission, obj)
+
+
+class TokenScope(BasePermission):
+    """DRF default: a token request needs the view's `required_scope` (str or {action: scope}),
+    else `read` for safe methods and `write` for the others. Sessions pass."""
+
+    message = "This API token lacks the scope this action needs."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if token_scopes(request) is None:
+            return True
+        required = getattr(view, "required_scope", None)
+        if isinstance(required, dict):
+            action = getattr(view, "action", None) or request.method.lower()
+            required = required.get(action) or required.get("*")
+        return token_allows(request, required or scope_for(None, request.method))

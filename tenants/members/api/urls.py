@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from tenants.members.api import views
+
+router = SimpleRouter()
+router.register("members", views.MemberViewSet, basename="member")
+router.register("invitations", views.InvitationViewSet, basename="invitation")
+router.register("tokens", views.TokenViewSet, basename="token")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("me/", views.MeView.as_view(), name="me"),
+    *router.urls,
+]

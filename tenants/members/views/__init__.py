@@ -1,0 +1,1 @@
+"""Self-service pages of tenants.members, split by feature: members, security, sso."""

@@ -1,0 +1,44 @@
+"""The SSO settings page (org admins; saving needs a fresh OTP)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from tenants.members import mfa, permissions
+from tenants.members import sso as sso_service
+from tenants.members.forms import SsoForm
+from tenants.members.views.common import errors_to_form
+
+
+@permissions.permission_required("sso.manage")
+@require_http_methods(["GET", "POST"])
+def sso_settings(request: HttpRequest) -> HttpResponse:
+    config, app = sso_service.sso_config(), sso_service.sso_app()
+    initial = {
+        "enabled": config.enabled,
+        "server_url": app.settings.get("server_url", "") if app else "",
+        "client_id": app.client_id if app else "",
+        "jit_provisioning": config.jit_provisioning,
+        "group_claim": config.group_claim,
+        "role_map": "\n".join(f"{group} = {role}" for group, role in config.role_map.items()),
+        "default_role": config.default_role,
+    }
+    form = SsoForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if not mfa.step_up_fresh(request.session):
+            return redirect(mfa.step_up_url(request.path))
+        if form.is_valid():
+            try:
+                sso_service.sso_configure(actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                errors_to_form(form, exc)
+            else:
+                messages.success(request, "Single sign-on settings saved.")
+                return redirect("members:sso")
+    callback = request.build_absolute_uri(f"/accounts/oidc/{sso_service.PROVIDER_ID}/login/callback/")
+    context = {"form": form, "callback_url": callback, "has_secret": bool(app and app.secret)}
+    return render(request, "members/sso.html", context, status=400 if form.errors else 200)
