@@ -319,18 +319,23 @@ def rewrap_schema() -> int:
     return moved
 
 
-def rewrap_all() -> dict[str, int]:
-    """KEK rotation: every tenant's data keys move to the primary KEK, online."""
-    from django_tenants.utils import schema_context
-
+def tenant_schemas(only: list[str] | None = None) -> list[str]:
+    """Tenant schemas that exist (pending tenants have none yet)."""
     from tenants.models import Tenant
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT nspname FROM pg_namespace")
         existing = {row[0] for row in cursor.fetchall()}
     schemas = Tenant.objects.exclude(schema_name="public").values_list("schema_name", flat=True)
+    return [s for s in schemas if s in existing and (only is None or s in only)]
+
+
+def rewrap_all(only: list[str] | None = None) -> dict[str, int]:
+    """KEK rotation: every tenant's data keys move to the primary KEK, online."""
+    from django_tenants.utils import schema_context
+
     result = {}
-    for schema in (s for s in schemas if s in existing):
+    for schema in tenant_schemas(only):
         with schema_context(schema):
             result[schema] = rewrap_schema()
     return result

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 
+from tenants.models import Tenant
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*(/[a-z0-9][a-z0-9_.-]*)*$")
 NAME_MAX = 200
 ENV_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -117,3 +119,12 @@ class SecretVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.secret_id} v{self.version}"
+
+
+class VaultTenant(Tenant):
+    """The operator admin's view of each tenant's vault: counts and KEK status, never values."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "tenant vault"
+        verbose_name_plural = "tenant vaults"

@@ -71,3 +71,29 @@ def vault_stats(*, now: datetime | None = None) -> dict[str, Any]:
         "by_environment": dict(live.values_list("environment").annotate(n=Count("id")).order_by()),
         "versions": SecretVersion.objects.filter(secret__deleted_at__isnull=True).count(),
     }
+
+
+def tenant_vault_summary(schema: str) -> dict[str, Any]:
+    """Counts for the operator admin, read with schema-qualified SQL (no search_path switch)."""
+    from django.db import connection
+
+    from vault.models import ROTATION_INTERVALS
+
+    quoted = connection.ops.quote_name(schema)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [f"{quoted}.vault_secret"])
+        if cursor.fetchone()[0] is None:
+            return {}
+        overdue = " OR ".join(
+            f"(rotation_policy = '{policy.value}' AND rotated_at <= now() - interval '{interval.days} days')"
+            for policy, interval in ROTATION_INTERVALS.items()
+        )
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE deleted_at IS NULL), "
+            "count(*) FILTER (WHERE deleted_at IS NOT NULL), "
+            f"count(*) FILTER (WHERE deleted_at IS NULL AND ({overdue})) FROM {quoted}.vault_secret"
+        )
+        live, deleted, late = cursor.fetchone()
+        cursor.execute(f"SELECT kek_id, count(*) FROM {quoted}.vault_datakey GROUP BY kek_id ORDER BY kek_id")
+        data_keys = dict(cursor.fetchall())
+    return {"secrets": live, "deleted": deleted, "overdue": late, "data_keys": data_keys}

@@ -467,3 +467,22 @@ def rotation_overdue_report(*, secret: Secret, now: datetime) -> None:
         from vault import notifications
 
         transaction.on_commit(lambda: notifications.send_rotation_reminder(secret_id=secret.pk))
+
+
+# --- key-encryption key -----------------------------------------------------------------
+def kek_rewrap(*, actor: Any, schemas: list[str] | None = None) -> dict[str, int]:
+    """KEK rotation (operators): re-wrap data keys under the primary KEK, tenant by tenant.
+
+    Each data key moves in its own short transaction, so reads continue throughout; the
+    audit event goes to the public schema's log once the work is done.
+    """
+    from django_tenants.utils import schema_context
+
+    moved = keyring.rewrap_all(schemas)
+    with schema_context("public"), transaction.atomic():
+        audit.record(
+            action="vault.kek.rewrap",
+            actor=actor,
+            payload={"primary": keyring.status()["primary"], "moved": moved},
+        )
+    return moved
