@@ -22,14 +22,14 @@ only ever read chained rows.
 
 from __future__ import annotations
 
-import json
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection, transaction
 
-from compliance.canonical import GENESIS, event_hash
+from compliance.canonical import GENESIS, VERSION, hash_with_rest
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,40 @@ LOCK_CLASS = 0x41554454  # pg_advisory lock class "AUDT"; the object id is hasht
 BATCH = 2000
 TABLE = "compliance_auditevent"
 
-# Columns in canonical.FIELDS order (after id), text exactly as hashed.
-ROW_COLUMNS = (
-    "id, seq, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "tenant, actor_type, actor_id, actor_label, action, target_type, target_id, target_label, "
-    "host(ip), user_agent, request_id, payload::text, prev_hash, hash"
+TIME_SQL = "to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+# Rendered once per row (they appear twice in the length-prefixed form): use with
+# `FROM <table> e, {ROW_LATERAL}`.
+ROW_LATERAL = f"LATERAL (SELECT {TIME_SQL} AS t_, coalesce(host(e.ip), '') AS ip_, e.payload::text AS p_) v"
+# canonical.FIELDS after seq, as the SQL that renders each exactly as hashed.
+FIELD_SQL = (
+    "v.t_",
+    "e.tenant",
+    "e.actor_type",
+    "e.actor_id",
+    "e.actor_label",
+    "e.action",
+    "e.target_type",
+    "e.target_id",
+    "e.target_label",
+    "v.ip_",
+    "e.user_agent",
+    "e.request_id",
+    "v.p_",
 )
+
+
+def _lp(expr: str) -> str:
+    return f"octet_length({expr})::text || ':' || {expr} || '|'"
+
+
+REST_SQL = " || ".join(_lp(expr) for expr in FIELD_SQL)
+# The database computes the same hash as canonical.event_hash (verification at C speed).
+HASH_SQL = (
+    f"encode(sha256(convert_to('{VERSION}|' || {_lp('e.seq::text')} || {REST_SQL} || e.prev_hash, 'UTF8')), "
+    "'hex')"
+)
+# A chained row for readers: (id, *canonical.FIELDS, prev_hash, hash).
+ROW_COLUMNS = "e.id, e.seq, " + ", ".join(FIELD_SQL) + ", e.prev_hash, e.hash"
 
 
 def current_schema() -> str:
@@ -74,21 +102,19 @@ def _chain_batch(schema: str, limit: int) -> int | None:
         if not cursor.fetchone()[0]:
             return None
         cursor.execute(
-            f"SELECT {ROW_COLUMNS} FROM {table(schema)} WHERE hash IS NULL ORDER BY id LIMIT %s", [limit]
+            f"SELECT e.id, {REST_SQL} FROM {table(schema)} e, {ROW_LATERAL} "
+            "WHERE e.hash IS NULL ORDER BY e.id LIMIT %s",
+            [limit],
         )
         rows = cursor.fetchall()
         if not rows:
             return 0
         seq, prev = _head(cursor, schema)
         ids, seqs, prevs, hashes = [], [], [], []
-        for row in rows:
+        for pk, rest in rows:
             seq += 1
-            values = list(row[1:-1])
-            values[0] = seq
-            values[13] = json.loads(values[13])
-            values[-1] = prev
-            digest = event_hash(values)
-            ids.append(row[0])
+            digest = hash_with_rest(seq, rest, prev)
+            ids.append(pk)
             seqs.append(seq)
             prevs.append(prev)
             hashes.append(digest)
@@ -130,13 +156,77 @@ def chain_pending(*, schema: str | None = None, max_rows: int | None = None) -> 
     return done
 
 
+class _ChainerThread(threading.Thread):
+    """One per process: chains the schemas that writers kicked, off the writers' path.
+
+    Writers only set an event after their commit (microseconds). The thread gathers kicks
+    for `AUDIT_CHAIN_BATCH_DELAY` seconds so one chaining transaction covers many events,
+    and closes its database connection when idle (tests can drop their database).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(name="audit-chainer", daemon=True)
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.schemas: set[str] = set()
+
+    def kick(self, schema: str) -> None:
+        with self.lock:
+            self.schemas.add(schema)
+        self.wake.set()
+
+    def run(self) -> None:
+        from django.conf import settings
+        from django.db import connections
+        from django_tenants.utils import schema_context
+
+        delay = float(getattr(settings, "AUDIT_CHAIN_BATCH_DELAY", 0.005))
+        while True:
+            if not self.wake.wait(timeout=0.5):
+                connections.close_all()
+                continue
+            if delay:
+                threading.Event().wait(delay)
+            with self.lock:
+                self.wake.clear()
+                schemas, self.schemas = self.schemas, set()
+            for schema in schemas:
+                try:
+                    with schema_context(schema):
+                        chain_pending(schema=schema)
+                except Exception:
+                    log.exception("audit chainer thread failed in %s; the beat task will retry", schema)
+                    connections.close_all()
+
+
+_thread: _ChainerThread | None = None
+_thread_lock = threading.Lock()
+
+
+def _chainer_thread() -> _ChainerThread:
+    global _thread
+    with _thread_lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = _ChainerThread()
+            _thread.start()
+        return _thread
+
+
 def chain_after_commit(schema: str) -> None:
-    """The fast path, run by `transaction.on_commit` in the writer's thread."""
+    """The fast path, run by `transaction.on_commit` once the writer committed.
+
+    AUDIT_CHAIN_MODE: "thread" (default; a per-process background chainer), "inline"
+    (chain right here, in the writer's thread) or "celery" (send the `audit_chain` task).
+    """
     from django.conf import settings
     from django_tenants.utils import schema_context
 
+    mode = getattr(settings, "AUDIT_CHAIN_MODE", "thread")
     try:
-        if getattr(settings, "AUDIT_CHAIN_INLINE", True):
+        if mode == "thread":
+            _chainer_thread().kick(schema)
+            return
+        if mode == "inline":
             with schema_context(schema):
                 chain_pending(schema=schema, max_rows=BATCH * 2)
                 if not has_pending(schema):
@@ -150,11 +240,6 @@ def chain_after_commit(schema: str) -> None:
         log.exception("audit chainer fast path failed in %s", schema)
 
 
-def decode(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A raw row with its payload parsed: (id, *canonical FIELDS values, hash)."""
-    return (*row[:14], json.loads(row[14]), *row[15:])
-
-
 def iter_chained(
     *,
     schema: str | None = None,
@@ -164,16 +249,16 @@ def iter_chained(
     params: list[Any] | None = None,
     chunk: int = 20000,
 ) -> Iterator[tuple[Any, ...]]:
-    """Chained rows (id, *canonical FIELDS, hash) in seq order, through a server-side cursor."""
-    sql = f"SELECT {ROW_COLUMNS} FROM {table(schema)} WHERE seq > %s"
+    """Chained rows (id, *canonical FIELDS, prev_hash, hash) in seq order, via a server-side cursor."""
+    sql = f"SELECT {ROW_COLUMNS} FROM {table(schema)} e, {ROW_LATERAL} WHERE e.seq > %s"
     args: list[Any] = [after_seq]
     if until_seq is not None:
-        sql += " AND seq <= %s"
+        sql += " AND e.seq <= %s"
         args.append(until_seq)
     if where:
         sql += f" AND ({where})"
         args.extend(params or [])
-    sql += " ORDER BY seq"
+    sql += " ORDER BY e.seq"
     connection.ensure_connection()
     with transaction.atomic():
         raw = connection.connection
@@ -184,5 +269,4 @@ def iter_chained(
                 rows = cursor.fetchmany(chunk)
                 if not rows:
                     break
-                for row in rows:
-                    yield decode(row)
+                yield from rows

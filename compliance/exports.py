@@ -26,12 +26,18 @@ from compliance.chain import iter_chained
 from compliance.models import AuditCheckpoint, AuditExport
 from compliance.selectors import filter_sql
 
-EXPORT_FIELDS = (*FIELDS, "hash")
+EXPORT_FIELDS = (*FIELDS, "prev_hash", "hash")
 
 
 def as_record(row: tuple[Any, ...]) -> dict[str, Any]:
-    """A chained row (id, *FIELDS, hash) as the exported dict."""
-    return dict(zip(EXPORT_FIELDS, row[1:], strict=True))
+    """A chained row (id, *FIELDS, prev_hash, hash) as the exported dict.
+
+    `payload_text` is what was hashed; `payload` is the same JSON, parsed, for readers
+    (the offline verifier checks that the two agree).
+    """
+    record = dict(zip(EXPORT_FIELDS, row[1:], strict=True))
+    record["payload"] = json.loads(record["payload_text"])
+    return record
 
 
 def jsonl_line(record: dict[str, Any]) -> str:
@@ -68,7 +74,7 @@ def cef_line(record: dict[str, Any]) -> str:
         "duser": record["target_label"],
         "cs6Label": "target",
         "cs6": f"{record['target_type']}:{record['target_id']}",
-        "msg": record["payload"],
+        "msg": record["payload_text"],
     }
     ext = " ".join(f"{key}={_cef_ext(value)}" for key, value in extension.items())
     action = _cef_header(record["action"])
@@ -97,7 +103,7 @@ def syslog_line(record: dict[str, Any], *, hostname: str | None = None) -> str:
     }
     sd = "[audit@32473 " + " ".join(f'{key}="{_sd_value(value)}"' for key, value in sd_params.items()) + "]"
     msgid = record["action"][:32].replace(" ", "_") or "-"
-    message = json.dumps(record["payload"], ensure_ascii=False, separators=(",", ":"))
+    message = record["payload_text"]
     return f"<{pri}>1 {record['time']} {host} tenantry - {msgid} {sd} {message}\n"
 
 

@@ -25,8 +25,8 @@ from typing import Any
 from django.db import connection
 
 from compliance import checkpoints
-from compliance.canonical import GENESIS, event_hash
-from compliance.chain import chain_pending, current_schema, iter_chained, table
+from compliance.canonical import GENESIS
+from compliance.chain import HASH_SQL, ROW_LATERAL, chain_pending, current_schema, table
 from compliance.models import AuditCheckpoint
 
 
@@ -112,6 +112,62 @@ def _anchor(result: VerifyResult, trusted: dict[int, AuditCheckpoint], *, from_l
     return first - 1, ""
 
 
+# One pass in the database: recompute every hash (sha256 in C), check each link and each
+# seq step, and return only the first problem. Rows are read in seq order (unique index).
+_FIRST_BAD_HASH_SQL = "SELECT min(e.seq) FROM {table} e, {lateral} WHERE e.seq > %s AND e.hash <> {hash_sql}"
+_FIRST_BAD_LINK_SQL = """
+SELECT seq, pseq, prev_hash IS DISTINCT FROM coalesce(phash, %(prev)s) AS bad_link FROM (
+  SELECT seq, prev_hash, lag(seq) OVER w AS pseq, lag(hash) OVER w AS phash
+  FROM {table} WHERE seq > %(anchor)s WINDOW w AS (ORDER BY seq)
+) rows
+WHERE seq <> coalesce(pseq, %(anchor)s) + 1 OR prev_hash IS DISTINCT FROM coalesce(phash, %(prev)s)
+ORDER BY seq LIMIT 1
+"""
+
+
+def _check_rows(result: VerifyResult, anchor_seq: int, prev: str) -> None:
+    """Two passes in the database: links and seq steps (window), then every hash (C sha256)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FIRST_BAD_LINK_SQL.format(table=table()), {"anchor": anchor_seq, "prev": prev})
+        link = cursor.fetchone()
+        cursor.execute(
+            _FIRST_BAD_HASH_SQL.format(table=table(), lateral=ROW_LATERAL, hash_sql=HASH_SQL), [anchor_seq]
+        )
+        bad_hash = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM {table()} WHERE seq > %s", [anchor_seq])
+        result.checked = cursor.fetchone()[0]
+    if link is not None:
+        seq, pseq, bad_link = link
+        expected = (pseq if pseq is not None else anchor_seq) + 1
+        if seq != expected:
+            result.fail(expected, f"seq {expected} is missing (next present is {seq})")
+        elif bad_link:
+            result.fail(seq, f"prev_hash of seq {seq} does not link to seq {seq - 1}")
+    if bad_hash is not None:
+        result.fail(bad_hash, f"hash of seq {bad_hash} does not match its content")
+
+
+def _check_checkpoints(result: VerifyResult, trusted: dict[int, AuditCheckpoint], anchor_seq: int) -> None:
+    """Each trusted checkpoint must match its row: a rewritten chain links but differs here."""
+    seqs = sorted(seq for seq in trusted if seq > anchor_seq)
+    if not seqs:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, hash FROM {table()} WHERE seq = ANY(%s)", [seqs])
+        stored = dict(cursor.fetchall())
+    last_good = anchor_seq
+    for seq in seqs:
+        if seq not in stored:
+            continue  # a missing row is reported by the row check (or "beyond the head")
+        if stored[seq] != trusted[seq].hash:
+            result.fail(
+                last_good + 1,
+                f"chain rewritten after seq {last_good}: seq {seq} differs from its signed checkpoint",
+            )
+            return
+        last_good = seq
+
+
 def audit_chain_verify(
     *, from_last_checkpoint: bool = False, check_storage: bool = True, chain_first: bool = True
 ) -> VerifyResult:
@@ -123,32 +179,8 @@ def audit_chain_verify(
     trusted = _classify_checkpoints(result, check_storage=check_storage)
     anchor_seq, prev = _anchor(result, trusted, from_last=from_last_checkpoint)
     result.anchor_seq = anchor_seq
-    last_good = anchor_seq if anchor_seq in trusted or anchor_seq == 0 else None
-    expected = anchor_seq + 1
-    for row in iter_chained(after_seq=anchor_seq):
-        seq = row[1]
-        if seq != expected:
-            result.fail(expected, f"seq {expected} is missing (next present is {seq})")
-            break
-        if row[-2] != prev:
-            result.fail(seq, f"prev_hash of seq {seq} does not link to seq {seq - 1}")
-            break
-        if event_hash(row[1:-1]) != row[-1]:
-            result.fail(seq, f"hash of seq {seq} does not match its content")
-            break
-        signed = trusted.get(seq)
-        if signed is not None:
-            if signed.hash != row[-1]:
-                start = (last_good or anchor_seq) + 1
-                result.fail(
-                    start,
-                    f"chain rewritten after seq {start - 1}: seq {seq} differs from its signed checkpoint",
-                )
-                break
-            last_good = seq
-        prev = row[-1]
-        expected += 1
-        result.checked += 1
+    _check_rows(result, anchor_seq, prev)
+    _check_checkpoints(result, trusted, anchor_seq)
     beyond = [seq for seq in trusted if seq > result.head_seq]
     if beyond and result.ok:
         result.fail(result.head_seq + 1, f"checkpoint at seq {max(beyond)} signs events that are missing")

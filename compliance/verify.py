@@ -70,6 +70,7 @@ def verify(export_path: Path, checkpoint: dict[str, Any], public_key: Any) -> tu
                 record = json.loads(raw.decode("utf-8"))
                 values = [record[name] for name in FIELDS]
                 seq = int(record["seq"])
+                prev_hash = record["prev_hash"]
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
                 seq_guess = (int(previous["seq"]) + 1) if previous else None
                 raise Failure(seq_guess, f"line {number} is not a valid event: {exc}") from exc
@@ -77,8 +78,10 @@ def verify(export_path: Path, checkpoint: dict[str, Any], public_key: Any) -> tu
                 raise Failure(
                     seq, f"event belongs to chain {record['tenant']!r}, not {checkpoint['chain']!r}"
                 )
-            if event_hash(values) != record["hash"]:
+            if event_hash(values, prev_hash) != record["hash"]:
                 raise Failure(seq, "hash does not match the event's content")
+            if "payload" in record and json.loads(record["payload_text"]) != record["payload"]:
+                raise Failure(seq, "payload differs from the hashed payload_text")
             if previous is not None:
                 if seq != int(previous["seq"]) + 1 and not reached:
                     raise Failure(int(previous["seq"]) + 1, "events are missing before the checkpoint")

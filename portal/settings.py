@@ -449,6 +449,12 @@ BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 
 # --- Audit ------------------------------------------------------------------------------
 AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
+# Old checkpoint public keys (base64, comma-separated) that stay trusted after a key rotation.
+AUDIT_TRUSTED_PUBLIC_KEYS = env.list("AUDIT_TRUSTED_PUBLIC_KEYS", default=[])
+# How events are chained after the writer commits: "thread" (a background chainer per
+# process), "inline" (in the writer's thread) or "celery" (the audit_chain task).
+AUDIT_CHAIN_MODE = env.str("AUDIT_CHAIN_MODE", default="thread")
+AUDIT_CHAIN_BATCH_DELAY = env.float("AUDIT_CHAIN_BATCH_DELAY", default=0.005)
 
 # --- I18N -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -16,8 +16,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from compliance import audit
-from compliance.canonical import checkpoint_message, event_hash
-from compliance.chain import ROW_COLUMNS, chain_pending, decode, table
+from compliance.canonical import checkpoint_message, hash_with_rest
+from compliance.chain import REST_SQL, ROW_LATERAL, chain_pending, table
 from compliance.checkpoints import checkpoint_create, key_id, public_key_bytes, time_text
 from compliance.models import AuditCheckpoint, AuditEvent
 from compliance.verification import audit_chain_verify
@@ -41,14 +41,13 @@ def _rehash_from(seq: int) -> None:
     cursor = _as_attacker()
     cursor.execute(f"SELECT hash FROM {table()} WHERE seq = %s", [seq - 1])
     prev = cursor.fetchone()[0]
-    cursor.execute(f"SELECT {ROW_COLUMNS} FROM {table()} WHERE seq >= %s ORDER BY seq", [seq])
-    for row in [decode(r) for r in cursor.fetchall()]:
-        values = list(row[1:-1])
-        values[-1] = prev
-        digest = event_hash(values)
-        cursor.execute(
-            f"UPDATE {table()} SET prev_hash = %s, hash = %s WHERE id = %s", [prev, digest, row[0]]
-        )
+    cursor.execute(
+        f"SELECT e.id, e.seq, {REST_SQL} FROM {table()} e, {ROW_LATERAL} WHERE e.seq >= %s ORDER BY e.seq",
+        [seq],
+    )
+    for pk, row_seq, rest in cursor.fetchall():
+        digest = hash_with_rest(row_seq, rest, prev)
+        cursor.execute(f"UPDATE {table()} SET prev_hash = %s, hash = %s WHERE id = %s", [prev, digest, pk])
         prev = digest
 
 
