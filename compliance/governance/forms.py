@@ -12,7 +12,7 @@ from compliance.governance.models import AISystem, DataSubjectRequest, Dpia, Pol
 from compliance.policies import ACTIONS
 
 
-def apply_errors(form: forms.Form, exc: ValidationError) -> None:
+def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
     """Show a service's ValidationError on the form (by field where the field exists)."""
     if hasattr(exc, "error_dict"):
         for name, errors in exc.message_dict.items():

@@ -68,11 +68,11 @@ def person_is_known(*, email: str) -> bool:
     )
 
 
-def person_data(*, email: str) -> dict[str, list[dict[str, Any]]]:
+def person_data(*, email: str) -> dict[str, list[Any]]:
     """Everything this tenant holds about one person, by kind (for a DSR export)."""
     member = _member(email)
     aliases = erased_aliases()
-    data: dict[str, list[dict[str, Any]]] = {
+    data: dict[str, list[Any]] = {
         "member": [{f: getattr(member, f) for f in MEMBER_FIELDS}] if member else [],
         "consent_records": list(
             ConsentRecord.objects.filter(subject_email__iexact=email).values(

@@ -40,7 +40,7 @@ class PolicySerializer(AllowListModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["template", "created_at", "updated_at"]
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
 
     def validate_conditions(self, value: Any) -> Any:
         return validate_conditions(value)
@@ -54,7 +54,7 @@ class TemplateInstallSerializer(serializers.Serializer):
 
 
 class ViolationSerializer(AllowListModelSerializer):
-    resolved_by = serializers.StringRelatedField()
+    resolved_by: serializers.Field = serializers.StringRelatedField()
 
     class Meta:
         model = PolicyViolation
@@ -159,12 +159,12 @@ class AISystemSerializer(AllowListModelSerializer):
             "assessments",
         ]
         read_only_fields = ["risk_class", "created_at"]
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
 
 
 class ReviewSerializer(AllowListModelSerializer):
     system = serializers.PrimaryKeyRelatedField(queryset=AISystem.objects.all())
-    reviewer = serializers.StringRelatedField()
+    reviewer: serializers.Field = serializers.StringRelatedField()
 
     class Meta:
         model = AIReviewItem

@@ -79,13 +79,14 @@ def dsr_reject(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("privacy.manage")
-def dsr_download(request: HttpRequest, pk: int) -> FileResponse:
+def dsr_download(request: HttpRequest, pk: int) -> HttpResponse:
     dsr = get_object_or_404(DataSubjectRequest, pk=pk, kind=DataSubjectRequest.Kind.EXPORT)
     if not dsr.result_file or not default_storage.exists(dsr.result_file):
         raise Http404("This export has no file (yet).")
-    return FileResponse(
+    response: HttpResponse = FileResponse(  # type: ignore[assignment]
         default_storage.open(dsr.result_file, "rb"), as_attachment=True, filename=f"dsr-{dsr.pk}-export.zip"
     )
+    return response
 
 
 @permission_required("privacy.read")
