@@ -35,6 +35,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -249,16 +250,24 @@ def rollout_start(
     return rollout, False
 
 
-def rollout_plan(*, rollout: Rollout) -> dict[str, int]:
-    """Add rows for serving tenants, then skip (or close) those already at the target."""
+def _rows(rollout: Rollout, only: list[str] | None) -> QuerySet[RolloutTenant]:
+    rows = rollout.tenants.all()
+    return rows if only is None else rows.filter(schema_name__in=only)
+
+
+def rollout_plan(*, rollout: Rollout, only: list[str] | None = None) -> dict[str, int]:
+    """Add rows for serving tenants (or just `only`), then skip or close those at the target."""
     existing = set(rollout.tenants.values_list("schema_name", flat=True))
+    tenants = serving_tenants().only("id", "schema_name", "is_canary")
+    if only is not None:
+        tenants = tenants.filter(schema_name__in=only)
     new_rows = [
         RolloutTenant(rollout=rollout, tenant_id=t.pk, schema_name=t.schema_name, is_canary=t.is_canary)
-        for t in serving_tenants().only("id", "schema_name", "is_canary")
+        for t in tenants
         if t.schema_name not in existing
     ]
     RolloutTenant.objects.bulk_create(new_rows, batch_size=1000, ignore_conflicts=True)
-    open_rows = rollout.tenants.exclude(status__in=DONE_STATES)
+    open_rows = _rows(rollout, only).exclude(status__in=DONE_STATES)
     schemas = list(open_rows.values_list("schema_name", flat=True))
     done = schemas_at_target(schemas) if schemas else set()
     skipped = open_rows.filter(schema_name__in=done, status=RolloutTenant.Status.PENDING).update(
@@ -378,8 +387,8 @@ def rollout_counts(rollout: Rollout) -> dict[str, int]:
     return counts
 
 
-def _open(rollout: Rollout, *, canary: bool) -> list[str]:
-    rows = rollout.tenants.filter(is_canary=canary).exclude(status__in=DONE_STATES).order_by("id")
+def _open(rollout: Rollout, *, canary: bool, only: list[str] | None) -> list[str]:
+    rows = _rows(rollout, only).filter(is_canary=canary).exclude(status__in=DONE_STATES).order_by("id")
     return list(rows.values_list("schema_name", flat=True))
 
 
@@ -395,8 +404,12 @@ def _finish(rollout: Rollout, status: str, error: str = "") -> Rollout:
     return rollout
 
 
-def rollout_execute(*, rollout: Rollout, say: Say | None = None) -> Rollout:
-    """Plan, then canaries, then the rest in parallel batches; the rollout's final state."""
+def rollout_execute(*, rollout: Rollout, say: Say | None = None, only: list[str] | None = None) -> Rollout:
+    """Plan, then canaries, then the rest in parallel batches; the rollout's final state.
+
+    `only` limits this run to some schemas (e.g. a hand-picked first wave); the others keep
+    their rows and are taken up by a later run without it.
+    """
     say = say or (lambda message: log.info("%s", message))
     connection.set_schema_to_public()
     with connection.cursor() as cursor:
@@ -405,24 +418,26 @@ def rollout_execute(*, rollout: Rollout, say: Say | None = None) -> Rollout:
             raise RolloutBusy("another migrate_tenants rollout is running")
     try:
         public_migrate_if_needed(say)
-        plan = rollout_plan(rollout=rollout)
+        plan = rollout_plan(rollout=rollout, only=only)
         say(f"rollout #{rollout.pk}: plan {json.dumps(plan)}")
-        canaries = _open(rollout, canary=True)
+        canaries = _open(rollout, canary=True, only=only)
         if canaries:
             say(f"canaries: {len(canaries)}")
             run_batches(rollout=rollout, batches=[canaries], workers=1, say=say)
-            failed = rollout.tenants.filter(is_canary=True, status=RolloutTenant.Status.FAILED).count()
+            failed = _rows(rollout, only).filter(is_canary=True, status=RolloutTenant.Status.FAILED).count()
             if failed:
                 return _finish(rollout, Rollout.Status.HALTED, f"{failed} canary tenant(s) failed")
-        rest = _open(rollout, canary=False)
+        rest = _open(rollout, canary=False, only=only)
         size = max(1, rollout.batch_size)
         batches = [rest[i : i + size] for i in range(0, len(rest), size)]
         if batches:
             say(f"tenants: {len(rest)} in {len(batches)} batches on {rollout.workers} workers")
             run_batches(rollout=rollout, batches=batches, workers=rollout.workers, say=say)
-        failed = rollout.tenants.filter(status=RolloutTenant.Status.FAILED).count()
+        failed = _rows(rollout, only).filter(status=RolloutTenant.Status.FAILED).count()
         if failed:
             return _finish(rollout, Rollout.Status.FAILED, f"{failed} tenant(s) failed; re-run to resume")
+        if only is not None and rollout.tenants.exclude(status__in=DONE_STATES).exists():
+            return _finish(rollout, Rollout.Status.FAILED, "partial run (--schema); re-run without it")
         return _finish(rollout, Rollout.Status.DONE)
     finally:
         with connection.cursor() as cursor:

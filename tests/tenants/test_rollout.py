@@ -94,7 +94,7 @@ def test_a_no_op_rollout_skips_every_schema_without_running_migrate(
 
     schema_pre_migration.connect(spy)
     try:
-        call_command("migrate_tenants", verbosity=0)
+        call_command("migrate_tenants", "--schema", current.schema_name, "--schema", acme.schema_name)
     finally:
         schema_pre_migration.disconnect(spy)
     rollout = Rollout.objects.get()
@@ -110,7 +110,7 @@ def test_a_behind_tenant_is_backed_up_then_migrated(scratch: Any, storage_root: 
     behind = scratch("behind", forget=(LEAF,))
     assert _applied(behind.schema_name, LEAF) == 0
 
-    call_command("migrate_tenants", "--workers", "2", "--batch-size", "1", verbosity=0)
+    call_command("migrate_tenants", "--workers", "2", "--batch-size", "1", "--schema", behind.schema_name)
 
     row = RolloutTenant.objects.get(schema_name=behind.schema_name)
     assert row.status == RolloutTenant.Status.MIGRATED, row.error
@@ -126,8 +126,9 @@ def test_a_failed_tenant_fails_the_rollout_and_a_rerun_resumes_it(scratch: Any, 
     # Forgetting "sessions" makes migrate try to create a table that exists: a real failure.
     broken = scratch("broken", forget=("sessions.%",))
     behind = scratch("fine", forget=(LEAF,))
+    wave = ("--schema", broken.schema_name, "--schema", behind.schema_name)
     with pytest.raises(CommandError, match="failed"):
-        call_command("migrate_tenants", verbosity=0)
+        call_command("migrate_tenants", *wave)
     rollout = Rollout.objects.get()
     assert rollout.status == Rollout.Status.FAILED
     failed = rollout.tenants.get(schema_name=broken.schema_name)
@@ -145,7 +146,7 @@ def test_a_failed_tenant_fails_the_rollout_and_a_rerun_resumes_it(scratch: Any, 
         interactive=False,
     )
     connection.set_schema_to_public()
-    call_command("migrate_tenants", verbosity=0)
+    call_command("migrate_tenants", *wave)
     assert Rollout.objects.count() == 1
     rollout.refresh_from_db()
     assert rollout.status == Rollout.Status.DONE
@@ -156,7 +157,7 @@ def test_a_failed_canary_halts_before_the_rest(scratch: Any, storage_root: Any) 
     canary = scratch("canary", canary=True, forget=("sessions.%",))
     rest = scratch("rest", forget=(LEAF,))
     with pytest.raises(CommandError, match="halted"):
-        call_command("migrate_tenants", verbosity=0)
+        call_command("migrate_tenants", "--schema", canary.schema_name, "--schema", rest.schema_name)
     rollout = Rollout.objects.get()
     assert rollout.status == Rollout.Status.HALTED
     assert rollout.tenants.get(schema_name=canary.schema_name).status == RolloutTenant.Status.FAILED
@@ -190,3 +191,14 @@ def test_oscar_sees_per_tenant_status_in_the_admin(client_for: Any, oscar: Any, 
     overview = client.get("/admin/tenants/rollout/")
     assert overview.status_code == 200
     assert b"0/1 done, 1 failed" in overview.content
+
+
+def test_dry_run_lists_the_schemas_that_are_behind(scratch: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    behind = scratch("dry", forget=(LEAF,))
+    call_command("migrate_tenants", "--dry-run")
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["behind"][behind.schema_name] == 1
+    assert "t_acme" not in report["behind"]
+    assert not Rollout.objects.exists()

@@ -4,6 +4,7 @@
     manage.py migrate_tenants --new           # start a fresh rollout
     manage.py migrate_tenants --batch-size 50 --workers 2
     manage.py migrate_tenants --dry-run       # only report which schemas need migrating
+    manage.py migrate_tenants --schema t_acme --schema t_globex   # a hand-picked wave
 
 `--worker <rollout id> <schema>…` is internal: the rollout's worker processes.
 """
@@ -30,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--new", action="store_true", help="Do not resume; start a new rollout.")
         parser.add_argument("--dry-run", action="store_true", help="Report what would be migrated.")
         parser.add_argument(
+            "--schema", action="append", dest="only", help="Only this tenant schema (repeatable)."
+        )
+        parser.add_argument(
             "--worker", type=int, default=None, help="internal: run as a worker of this rollout"
         )
         parser.add_argument("schemas", nargs="*", help="internal: the worker's batch")
@@ -53,7 +57,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"{'resuming' if resumed else 'starting'} rollout #{rollout.pk}")
         try:
-            rollout = rollouts.rollout_execute(rollout=rollout, say=self.stdout.write)
+            rollout = rollouts.rollout_execute(rollout=rollout, say=self.stdout.write, only=options["only"])
         except rollouts.RolloutBusy as exc:
             raise CommandError(str(exc)) from exc
         counts = rollouts.rollout_counts(rollout)
