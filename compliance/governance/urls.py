@@ -8,6 +8,7 @@ from compliance.governance.views import ai, policies, privacy, reports
 
 app_name = "governance"
 urlpatterns = [
+    path("", reports.compliance_home, name="home"),
     path("overview/", reports.dashboard, name="dashboard"),
     path("reports/", reports.report_index, name="report-index"),
     path("reports/<str:key>/", reports.report_detail, name="report"),

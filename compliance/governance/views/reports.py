@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.text import slugify
 
 from compliance.governance import selectors, services
@@ -12,7 +12,15 @@ from compliance.governance.catalogue import frameworks
 from compliance.governance.forms import PeriodForm
 from compliance.governance.models import PolicyViolation
 from compliance.governance.reports import Report, build_report, overall_score, parse_period
-from tenants.members.permissions import permission_required
+from tenants.members.permissions import has_perm, permission_required
+
+
+@permission_required("policies.read")
+def compliance_home(request: HttpRequest) -> HttpResponse:
+    """/compliance/: the overview for those who may read reports, else the policies."""
+    if has_perm(request.user, "reports.read"):
+        return redirect("compliance:governance:dashboard")
+    return redirect("compliance:governance:policy-list")
 
 
 @permission_required("reports.read")

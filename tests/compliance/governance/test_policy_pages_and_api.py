@@ -146,3 +146,18 @@ def test_api_lists_and_resolves_violations(client_for, alice, acme):
     assert resolved.status_code == 200
     assert resolved.json()["resolved"] is True
     assert client.get(f"{API}/violations/?resolved=false").json()["results"] == []
+
+
+def test_compliance_home_sends_each_role_where_it_may_go(client_for, alice, bob):
+    assert client_for(alice).get("/compliance/")["Location"] == "/compliance/overview/"
+    assert client_for(bob).get("/compliance/")["Location"] == "/compliance/policies/"
+
+
+def test_the_sub_navigation_only_links_pages_the_member_may_open(client_for, alice, bob):
+    bobs = client_for(bob).get("/compliance/policies/").content
+    assert b'href="/compliance/violations/"' in bobs
+    assert b'href="/compliance/reports/"' not in bobs
+    assert b'href="/compliance/privacy/requests/"' not in bobs
+    alices = client_for(alice).get("/compliance/policies/").content
+    assert b'href="/compliance/reports/"' in alices
+    assert b'href="/compliance/audit/"' in alices
