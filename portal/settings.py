@@ -124,6 +124,7 @@ SHARED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc served from our static files, not a CDN
     "django_htmx",
     "channels",
     "compliance",
@@ -306,6 +307,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 X_FRAME_OPTIONS = "DENY"
 
+# Signup ends with a redirect from the public domain to the new tenant's subdomain, and
+# browsers apply form-action to redirects that follow a form post: allow our own subdomains.
+_TENANT_ORIGINS = [f"{PORTAL_SCHEME}://*.{PORTAL_DOMAIN}"] + (
+    [f"{PORTAL_SCHEME}://*.{PORTAL_DOMAIN}:*"] if not PRODUCTION else []
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -315,7 +321,12 @@ CONTENT_SECURITY_POLICY = {
         "font-src": [SELF, "data:"],
         "connect-src": [SELF, "ws:", "wss:"] if not PRODUCTION else [SELF, "wss:"],
         "frame-ancestors": [NONE],
-        "form-action": [SELF, "https://checkout.stripe.com", "https://billing.stripe.com"],
+        "form-action": [
+            SELF,
+            *_TENANT_ORIGINS,
+            "https://checkout.stripe.com",
+            "https://billing.stripe.com",
+        ],
         "base-uri": [SELF],
         "object-src": [NONE],
     }
@@ -395,6 +406,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # No CDN: the docs work offline and under our CSP (see portal/api_docs.py).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Static files and storage -----------------------------------------------------------

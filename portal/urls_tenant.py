@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from django.urls import include, path
 
+from portal import views as portal_views
 from tenants import views as tenant_views
 
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"
+
 urlpatterns = [
-    path("", tenant_views.tenant_home, name="home"),
+    path("", portal_views.dashboard, name="home"),
     path("welcome/<str:token>/", tenant_views.welcome, name="welcome"),
     path("accounts/", include("allauth.urls")),
     path("members/", include("tenants.members.urls")),

@@ -1,0 +1,62 @@
+"""The tenant shell's navigation: one list, filtered by what exists and what the user may see.
+
+Each app mounts its pages independently. An entry appears once one of its candidate paths
+resolves in the tenant URLconf, and only to members whose role holds its permission, so a
+developer never sees a Billing link that would answer 403, and no link is ever a dead end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.http import HttpRequest
+from django.urls import Resolver404, resolve
+
+from tenants.members.permissions import has_perm
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    paths: tuple[str, ...]
+    permission: str | None = None
+
+
+TENANT_NAV: tuple[NavItem, ...] = (
+    NavItem("Dashboard", ("/",)),
+    NavItem("Members", ("/members/",), "members.read"),
+    NavItem("Security", ("/accounts/security/", "/members/security/", "/accounts/mfa/", "/accounts/2fa/")),
+    NavItem("Vault", ("/vault/",), "vault.read"),
+    NavItem("Deployments", ("/deployments/",), "deployments.read"),
+    NavItem("Compliance", ("/compliance/", "/compliance/audit/"), "policies.read"),
+    NavItem("Billing", ("/billing/",), "billing.read"),
+    NavItem("API tokens", ("/members/tokens/", "/accounts/tokens/", "/tokens/")),
+)
+
+
+@lru_cache(maxsize=256)
+def _first_existing(urlconf: str, paths: tuple[str, ...]) -> str | None:
+    for path in paths:
+        try:
+            resolve(path, urlconf)
+        except Resolver404:
+            continue
+        return path
+    return None
+
+
+def nav_items(request: HttpRequest) -> list[dict[str, object]]:
+    """[{label, href, current}] for the signed-in member of the current tenant."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    urlconf = getattr(request, "urlconf", None) or "portal.urls_tenant"
+    items = []
+    for item in TENANT_NAV:
+        href = _first_existing(urlconf, item.paths)
+        if href is None or (item.permission and not has_perm(user, item.permission)):
+            continue
+        current = request.path == href if href == "/" else request.path.startswith(href)
+        items.append({"label": item.label, "href": href, "current": current})
+    return items
