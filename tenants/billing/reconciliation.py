@@ -51,9 +51,9 @@ def reconcile() -> dict[str, int]:
     # Live subscriptions of our customers that we have never mirrored (a lost webhook).
     by_customer = {sub.stripe_customer_id: sub for sub in subs.values()}
     for fetched in stripe_client.subscription_list(status="all"):
-        sub = by_customer.get(fetched.get("customer"))
-        if sub is not None and fetched["id"] not in known and fetched.get("status") in LIVE:
-            findings[sub.pk].append(("unmirrored", sub.stripe_subscription_id or "", fetched["id"]))
+        owner = by_customer.get(fetched.get("customer"))
+        if owner is not None and fetched["id"] not in known and fetched.get("status") in LIVE:
+            findings[owner.pk].append(("unmirrored", owner.stripe_subscription_id or "", fetched["id"]))
     recorded = sum(_record(subs[pk], rows, now) for pk, rows in findings.items())
     checked = sum(1 for sub in subs.values() if sub.stripe_subscription_id)
     return {"checked": checked, "mismatches": recorded}

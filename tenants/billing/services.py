@@ -111,8 +111,8 @@ def plan_change_preview(*, tenant: Tenant, plan: Plan) -> list[dict[str, Any]]:
 
 def checkout_start(
     *, tenant: Tenant, plan: Plan, interval: str, actor: Any, base_url: str
-) -> CheckoutAttempt:
-    """Create a subscription-mode Checkout Session; return the recorded attempt (`.url` set)."""
+) -> tuple[CheckoutAttempt, str]:
+    """Create a subscription-mode Checkout Session; return the recorded attempt and its URL."""
     authorize(actor, "billing.manage")
     _require_billing()
     if interval not in INTERVALS or not plan.monthly_price_cents:
@@ -160,8 +160,7 @@ def checkout_start(
             target=tenant,
             payload={"plan": plan.slug, "interval": interval, "session": session["id"]},
         )
-    attempt.url = session.get("url", "")  # type: ignore[attr-defined]
-    return attempt
+    return attempt, str(session.get("url") or "")
 
 
 def portal_session_start(*, tenant: Tenant, actor: Any, return_url: str) -> str:
@@ -363,14 +362,16 @@ def dunning_advance(*, now: datetime | None = None) -> dict[str, int]:
     Nothing is deleted; paying (invoice.paid) restores `active` at once.
     """
     now = now or timezone.now()
-    moved = {Tenant.Status.READ_ONLY: 0, Tenant.Status.SUSPENDED: 0}
+    moved: dict[str, int] = {"read_only": 0, "suspended": 0}
+    order = [str(stage) for stage in STAGE_ORDER]
     for sub in Subscription.objects.filter(past_due_since__isnull=False).select_related("tenant"):
+        if sub.past_due_since is None:
+            continue
         with transaction.atomic():
             tenant = Tenant.objects.select_for_update().get(pk=sub.tenant_id)
-            target = dunning_stage(sub.past_due_since, now)
-            if tenant.status not in STAGE_ORDER:
-                continue
-            if STAGE_ORDER.index(target) > STAGE_ORDER.index(tenant.status):
+            target = str(dunning_stage(sub.past_due_since, now))
+            current = str(tenant.status)
+            if current in order and order.index(target) > order.index(current):
                 tenant_set_status(tenant=tenant, status=target, reason="unpaid invoice (dunning)")
                 moved[target] = moved.get(target, 0) + 1
-    return {str(key): value for key, value in moved.items()}
+    return moved

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tenants.billing import selectors, services, stripe_client, webhooks
 from tenants.billing.forms import CheckoutForm, PlanChangeForm
 from tenants.members.permissions import has_perm, permission_required
-from tenants.models import Plan
+from tenants.models import Plan, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,11 @@ def tenant_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapped
 
 
+def _tenant(request: HttpRequest) -> Tenant:
+    """The request's tenant (set by the routing middleware; `tenant_only` checked it)."""
+    return request.tenant  # type: ignore[attr-defined]
+
+
 def _see_other(url: str) -> HttpResponse:
     """303 to Stripe's hosted page (the browser follows with GET)."""
     response = HttpResponseRedirect(url)
@@ -58,7 +63,7 @@ def _base_url(request: HttpRequest) -> str:
 
 def _stripe_error_page(request: HttpRequest, exc: Exception) -> HttpResponse:
     context = {
-        **selectors.tenant_billing_overview(request.tenant),
+        **selectors.tenant_billing_overview(_tenant(request)),
         "billing_on": True,
         "can_manage": has_perm(request.user, "billing.manage"),
         "error": str(exc),
@@ -70,7 +75,7 @@ def _stripe_error_page(request: HttpRequest, exc: Exception) -> HttpResponse:
 @tenant_only
 @permission_required("billing.read")
 def billing_home(request: HttpRequest) -> HttpResponse:
-    context = selectors.tenant_billing_overview(request.tenant)
+    context = selectors.tenant_billing_overview(_tenant(request))
     context["billing_on"] = stripe_client.billing_enabled()
     context["can_manage"] = has_perm(request.user, "billing.manage")
     return render(request, "billing/home.html", context)
@@ -84,8 +89,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponseBadRequest("Choose a paid plan and an interval.")
     try:
-        attempt = services.checkout_start(
-            tenant=request.tenant,
+        _attempt, url = services.checkout_start(
+            tenant=_tenant(request),
             plan=form.cleaned_data["plan"],
             interval=form.cleaned_data["interval"],
             actor=request.user,
@@ -100,7 +105,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         return redirect("billing:home")
     except stripe_client.StripeUnavailable as exc:
         return _stripe_error_page(request, exc)
-    return _see_other(attempt.url) if attempt.url else redirect("billing:home")
+    return _see_other(url) if url else redirect("billing:home")
 
 
 @require_GET
@@ -108,7 +113,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
 @permission_required("billing.read")
 def checkout_done(request: HttpRequest) -> HttpResponse:
     """Stripe sends the browser here; we do not trust that, we wait for the webhook."""
-    attempt = selectors.checkout_attempt_for(request.tenant, request.GET.get("session_id", ""))
+    attempt = selectors.checkout_attempt_for(_tenant(request), request.GET.get("session_id", ""))
     if attempt is None:
         raise Http404("Unknown checkout session.")
     return render(request, "billing/checkout_done.html", {"attempt": attempt})
@@ -118,7 +123,7 @@ def checkout_done(request: HttpRequest) -> HttpResponse:
 @tenant_only
 @permission_required("billing.read")
 def checkout_status(request: HttpRequest, session_id: str) -> HttpResponse:
-    attempt = selectors.checkout_attempt_for(request.tenant, session_id)
+    attempt = selectors.checkout_attempt_for(_tenant(request), session_id)
     if attempt is None:
         raise Http404("Unknown checkout session.")
     return render(request, "billing/_checkout_status.html", {"attempt": attempt})
@@ -130,7 +135,7 @@ def checkout_status(request: HttpRequest, session_id: str) -> HttpResponse:
 def portal(request: HttpRequest) -> HttpResponse:
     try:
         url = services.portal_session_start(
-            tenant=request.tenant, actor=request.user, return_url=f"{_base_url(request)}/billing/"
+            tenant=_tenant(request), actor=request.user, return_url=f"{_base_url(request)}/billing/"
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -143,10 +148,10 @@ def portal(request: HttpRequest) -> HttpResponse:
 def _change_context(request: HttpRequest, plan: Plan, error: Exception | None = None) -> dict[str, Any]:
     return {
         "plan": plan,
-        "current": request.tenant.plan,
-        "over": services.plan_change_preview(tenant=request.tenant, plan=plan),
+        "current": _tenant(request).plan,
+        "over": services.plan_change_preview(tenant=_tenant(request), plan=plan),
         "form": PlanChangeForm(request.POST or None),
-        "subscription": selectors.subscription_for(request.tenant),
+        "subscription": selectors.subscription_for(_tenant(request)),
         "billing_on": stripe_client.billing_enabled(),
         "error": " ".join(error.messages) if isinstance(error, ValidationError) else "",
     }
@@ -166,7 +171,7 @@ def plan_change(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "billing/plan_change.html", context, status=400)
     try:
         services.plan_change(
-            tenant=request.tenant, plan=plan, actor=request.user, interval=form.cleaned_data["interval"]
+            tenant=_tenant(request), plan=plan, actor=request.user, interval=form.cleaned_data["interval"]
         )
     except ValidationError as exc:
         return render(request, "billing/plan_change.html", _change_context(request, plan, exc), status=400)

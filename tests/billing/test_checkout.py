@@ -98,9 +98,12 @@ def test_owner_opens_the_customer_portal(client_for, alice, acme, stripe_on):
 
 def test_billing_page_shows_plan_usage_invoices_and_manage_button(client_for, alice, acme, stripe_on):
     from tenants.billing import services
+    from tenants.billing.models import Invoice
 
     services.customer_ensure(tenant=acme, email=alice.email)
+    Invoice.objects.create(tenant=acme, stripe_invoice_id="in_acme_7", number="ACME-0007", amount_due=4900)
     page = client_for(alice).get("/billing/")
+    assert b"ACME-0007" in page.content
     assert page.status_code == 200
     for text in (b"Current plan", b"Free", b"Invoices", b"Manage billing", b"Subscribe to Team"):
         assert text in page.content

@@ -59,3 +59,19 @@ def test_usage_is_reported_once_per_metric_and_day(acme, acme_on_team, stripe_on
 
 def test_tenants_without_a_subscription_report_nothing(acme, stripe_on, db):
     assert metering.usage_report(tenant=acme) == []
+
+
+def test_adding_a_member_updates_the_seat_quantity(
+    acme, acme_on_team, stripe_on, celery_eager, django_capture_on_commit_callbacks
+):
+    from django_tenants.utils import tenant_context
+
+    from tenants.members.services import member_create
+
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(acme):
+        member_create(email="carol@acme.test", role="viewer")
+    fetched = stripe_client_for_tests(stripe_on).v1.subscriptions.retrieve(
+        acme_on_team.stripe_subscription_id
+    )
+    assert fetched["items"]["data"][0]["quantity"] == 3
+    assert Subscription.objects.get(pk=acme_on_team.pk).seats == 3
