@@ -159,3 +159,16 @@ def test_everything_is_in_the_openapi_schema(alice, client_for):
         "/fetch/",
     ):
         assert f"{API}{expected}" in paths, expected
+
+
+def test_a_request_body_past_the_upload_limit_is_a_400(api_for, alice):
+    response = api_for(alice).post("/secrets/", {"name": "app/huge", "value": "x" * (3 * 1024 * 1024)})
+    assert response.status_code == 400
+
+
+def test_unknown_filters_and_ids_are_4xx(api_for, alice):
+    api = api_for(alice)
+    assert api.get("/secrets/", type="nonsense").status_code == 400
+    assert api.get("/secrets/999999/").status_code == 404
+    assert api.post("/secrets/999999/reveal/", {"reason": "x"}).status_code == 404
+    assert api.patch("/secrets/999999/", {"version": 1}).status_code == 404
