@@ -66,7 +66,7 @@ class RolloutAdmin(ReadOnlyAdmin):
         if total is None:
             counts = rollouts.rollout_counts(obj)
             return ", ".join(f"{k}: {v}" for k, v in counts.items() if v) or "no tenants"
-        return f"{obj.n_done}/{total} done, {obj.n_failed} failed"
+        return f"{getattr(obj, 'n_done', 0)}/{total} done, {getattr(obj, 'n_failed', 0)} failed"
 
     @admin.display(description="tenants")
     def tenant_rows(self, obj: Rollout) -> str:

@@ -284,7 +284,7 @@ def public_migrate_if_needed(say: Say) -> bool:
         return False
     say("public schema: migrating shared apps")
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=0, skip_checks=True)
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     return True
 
 
@@ -313,7 +313,7 @@ def tenant_migrate(*, row: RolloutTenant) -> RolloutTenant:
         log.exception("rollout %s: %s failed", row.rollout_id, row.schema_name)
         row.status, row.error = RolloutTenant.Status.FAILED, f"{type(exc).__name__}: {exc}"[:4000]
     finally:
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
     row.duration_ms = int((time.monotonic() - started) * 1000)
     row.save(update_fields=["status", "error", "attempts", "duration_ms", "updated_at"])
     return row
@@ -411,7 +411,7 @@ def rollout_execute(*, rollout: Rollout, say: Say | None = None, only: list[str]
     their rows and are taken up by a later run without it.
     """
     say = say or (lambda message: log.info("%s", message))
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [ROLLOUT_LOCK])
         if not cursor.fetchone()[0]:

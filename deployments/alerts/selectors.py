@@ -122,7 +122,8 @@ def log_keyword_hits(*, keyword: str, since: datetime, until: datetime) -> dict[
         .select_related("agent")
         .order_by("id")[:LOG_SCAN_LIMIT]
     )
-    count, per_agent, sample = 0, {}, ""
+    count, sample = 0, ""
+    per_agent: dict[str, int] = {}
     for chunk in chunks:
         for line in chunk.lines or []:
             text = str(line[-1]) if isinstance(line, list | tuple) and line else str(line)

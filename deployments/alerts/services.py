@@ -277,7 +277,7 @@ def rule_evaluate(*, rule: AlertRule, now: datetime) -> AlertEvent | None:
 # --- Delivery --------------------------------------------------------------------------------
 def _tenant_slug() -> str:
     tenant = getattr(connection, "tenant", None)
-    return getattr(tenant, "slug", "") or connection.schema_name
+    return getattr(tenant, "slug", "") or str(getattr(connection, "schema_name", ""))
 
 
 def delivery_attempt(*, delivery: AlertDelivery, final: bool = False) -> AlertDelivery:

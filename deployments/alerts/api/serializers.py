@@ -40,7 +40,7 @@ class ChannelUpdateSerializer(serializers.Serializer):
 
 
 class RuleSerializer(AllowListModelSerializer):
-    channels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    channels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)  # type: ignore[var-annotated]
 
     class Meta:
         model = AlertRule
