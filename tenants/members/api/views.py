@@ -49,6 +49,7 @@ class MeView(TenantOnly, APIView):
 
 class MemberViewSet(TenantOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.MemberSerializer
+    queryset = User.objects.none()  # for the schema; get_queryset is the real one
     permission_classes = [permissions.HasPermission]
     required_permission = {
         "list": "members.read",
@@ -115,6 +116,7 @@ class TokenViewSet(
     serializer_class = s.TokenSerializer
     permission_classes = [permissions.HasPermission]
     required_permission = "tokens.manage_own"
+    queryset = ApiToken.objects.none()  # for the schema; get_queryset narrows to the caller
 
     def get_queryset(self) -> Any:
         return ApiToken.objects.filter(user=self.request.user).order_by("-id")
