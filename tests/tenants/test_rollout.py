@@ -202,3 +202,19 @@ def test_dry_run_lists_the_schemas_that_are_behind(scratch: Any, capsys: pytest.
     assert report["behind"][behind.schema_name] == 1
     assert "t_acme" not in report["behind"]
     assert not Rollout.objects.exists()
+
+
+def test_the_admin_resume_action_queues_the_rollout_task(
+    client_for: Any, oscar: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tenants import tasks
+
+    queued: list[dict[str, Any]] = []
+    monkeypatch.setattr(tasks.rollout_run, "delay", lambda **kwargs: queued.append(kwargs))
+    rollout = Rollout.objects.create(target_fingerprint="y" * 64, status=Rollout.Status.FAILED)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(oscar).post(
+            "/admin/tenants/rollout/", {"action": "resume", "_selected_action": [rollout.pk]}
+        )
+    assert response.status_code == 302
+    assert queued == [{"batch_size": 25, "workers": 2}]
