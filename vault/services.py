@@ -28,6 +28,7 @@ from vault.models import (
     MAX_VALUE_BYTES,
     NAME_MAX,
     NAME_RE,
+    ROTATION_INTERVALS,
     TAG_RE,
     RotationPolicy,
     Secret,
@@ -110,6 +111,19 @@ def generate_value(*, kind: str, length: int = 32) -> str:
         return pysecrets.token_urlsafe(length)[:length]
     alphabet = string.ascii_letters + string.digits + "-_.!@#%^*+="
     return "".join(pysecrets.choice(alphabet) for _ in range(int(length)))
+
+
+def _policy_context(actor: Any, secret: Secret, **extra: Any) -> dict[str, Any]:
+    """What policies may test (compliance.governance templates read these keys). Never a value."""
+    interval = ROTATION_INTERVALS.get(secret.rotation_policy)
+    return {
+        "actor": actor,
+        "secret": secret,
+        "environment": secret.environment,
+        "is_production": secret.is_production,
+        "rotation_days": interval.days if interval else 0,
+        **extra,
+    }
 
 
 def _member_or_none(actor: Any) -> Any:
@@ -198,9 +212,7 @@ def secret_create(
         **fields,
     )
     authorize(actor, "vault.write", secret)
-    policies.evaluate(
-        "vault.write", {"actor": actor, "secret": secret, "environment": secret.environment}
-    ).raise_if_blocked()
+    policies.evaluate("vault.write", _policy_context(actor, secret)).raise_if_blocked()
     if Secret.objects.filter(name=name).exists():
         raise ValidationError({"name": ["A secret with this name already exists (it may be deleted)."]})
     try:
@@ -245,9 +257,7 @@ def secret_update(
     if secret.auto_rotate and not secret.generator:
         raise ValidationError({"auto_rotate": ["Only generated secrets can rotate automatically."]})
     authorize(actor, "vault.write", secret)  # e.g. a developer may not move it into production
-    policies.evaluate(
-        "vault.write", {"actor": actor, "secret": secret, "environment": secret.environment}
-    ).raise_if_blocked()
+    policies.evaluate("vault.write", _policy_context(actor, secret)).raise_if_blocked()
     secret.save()
     if value is not None:
         _add_version(secret=secret, plaintext=_value_bytes(value), actor=actor)
@@ -379,10 +389,7 @@ def secret_reveal(*, secret: Secret, actor: Any, reason: str, version: int | Non
         raise ValidationError({"reason": ["Say why you need to see this value."]})
     authorize(actor, "vault.reveal", secret)
     _check_not_deleted(secret)
-    policies.evaluate(
-        "vault.reveal",
-        {"actor": actor, "secret": secret, "environment": secret.environment, "reason": reason},
-    ).raise_if_blocked()
+    policies.evaluate("vault.reveal", _policy_context(actor, secret, reason=reason)).raise_if_blocked()
     plaintext = _open(secret, version)
     _audit_reveal(
         action="vault.secret.reveal",

@@ -132,3 +132,20 @@ def test_service_account_needs_the_vault_scope_and_a_listing(api_for, alice, acm
     with tenant_context(acme):
         event = AuditEvent.objects.filter(action="vault.secret.reveal").latest("id")
         assert event.payload["reason"] == "service account fetch"
+
+
+def test_a_blocking_policy_stops_the_reveal_before_any_value_is_read(acme, alice, db):
+    governance = pytest.importorskip("compliance.governance.services")
+    from compliance.policies import PolicyViolation
+    from portal.accounts.models import User
+    from vault import services
+
+    with tenant_context(acme):
+        secret = services.secret_create(actor=alice.user(), name="app/ops", value="ops-value")
+        operator = User.objects.create_user(email="olga@acme.test", role="operator")
+        governance.policy_install_template(key="operators_need_mfa", actor=alice.user())
+        with pytest.raises(PolicyViolation):
+            services.secret_reveal(secret=secret, actor=operator, reason="night shift")
+        assert not AuditEvent.objects.filter(
+            action="vault.secret.reveal", actor_label="olga@acme.test"
+        ).exists()
