@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.schedules import crontab
 from django.db import OperationalError
 
 from portal.celery import PlatformTask, TenantTask, app
@@ -101,3 +102,19 @@ def audit_forward_all() -> int:
 
     forward_all_due()
     return fan_out(audit_forward_tenant)
+
+
+# Beat entries (django-celery-beat copies them into its tables on start; operators may edit).
+app.conf.beat_schedule = {
+    **(app.conf.beat_schedule or {}),
+    "audit: chain safety net": {"task": "compliance.tasks.audit_chain_all", "schedule": 60.0},
+    "audit: hourly checkpoints": {
+        "task": "compliance.tasks.audit_checkpoint_all",
+        "schedule": crontab(minute=0),
+    },
+    "audit: daily retention prune": {
+        "task": "compliance.tasks.audit_retention_prune_all",
+        "schedule": crontab(minute=30, hour=3),
+    },
+    "audit: forwarding": {"task": "compliance.tasks.audit_forward_all", "schedule": 60.0},
+}
