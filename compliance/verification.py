@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from compliance import checkpoints
 from compliance.canonical import GENESIS
@@ -127,7 +127,11 @@ ORDER BY seq LIMIT 1
 
 def _check_rows(result: VerifyResult, anchor_seq: int, prev: str) -> None:
     """Two passes in the database: links and seq steps (window), then every hash (C sha256)."""
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Re-hashing is CPU-bound: let PostgreSQL split the scan across workers.
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 4")
+        cursor.execute("SET LOCAL parallel_setup_cost = 0")
+        cursor.execute("SET LOCAL parallel_tuple_cost = 0")
         cursor.execute(_FIRST_BAD_LINK_SQL.format(table=table()), {"anchor": anchor_seq, "prev": prev})
         link = cursor.fetchone()
         cursor.execute(
