@@ -181,7 +181,9 @@ def signature(body: bytes) -> str:
     return f"t={ts},v1={mac}"
 
 
-def post_all(port: int, deliveries: list[bytes]) -> tuple[list[float], dict[int, int]]:
+def post_all(
+    port: int, deliveries: list[bytes], concurrency: int = CONCURRENCY
+) -> tuple[list[float], dict[int, int]]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -217,7 +219,7 @@ def post_all(port: int, deliveries: list[bytes]) -> tuple[list[float], dict[int,
                     queue.insert(0, (tries + 1, body))  # Stripe retries non-2xx answers too
         conn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -256,6 +258,8 @@ def main() -> int:
         wait_http(port, procs[0])
         warm, _ = make_events(customer + "_warmup")  # unknown customer: stored, then ignored
         post_all(port, warm[:50])
+        # One client alone, for scale: the service time of one acknowledgement here.
+        single, _ = post_all(port, warm[50:150], concurrency=1)
         deliveries, unique_count = make_events(customer)
         started = time.perf_counter()
         latencies, statuses = post_all(port, deliveries)
@@ -277,11 +281,18 @@ def main() -> int:
             f"ack latency ms: median {statistics.median(latencies):.2f}  p95 {p95:.2f}  "
             f"max {max(latencies):.2f}  (target p95 < 20 ms at concurrency {CONCURRENCY})"
         )
+        print(
+            f"one client alone: median {statistics.median(single):.2f} ms, "
+            f"p95 {percentile(single, 95):.2f} ms"
+        )
+        print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"stored events {stored}, still pending {left}, invoices {invoices}")
         print(f"effects {effects} vs unique events {unique_count} (deliveries {len(deliveries)})")
         result = {
             "ack_p95_ms": round(p95, 2),
             "ack_median_ms": round(statistics.median(latencies), 2),
+            "single_client_median_ms": round(statistics.median(single), 2),
+            "load_average": round(os.getloadavg()[0], 1),
             "concurrency": CONCURRENCY,
             "deliveries": len(deliveries),
             "effects": effects,
