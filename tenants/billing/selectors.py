@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import FieldError
 from django.db.models import Count, Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -22,7 +23,10 @@ def _count(label: str, **filters: Any) -> int:
         model = apps.get_model(label)
     except LookupError:
         return 0
-    return model._default_manager.filter(**filters).count()
+    try:
+        return model._default_manager.filter(**filters).count()
+    except FieldError:  # the other app renamed a field: count everything rather than fail
+        return model._default_manager.count()
 
 
 def month_start() -> Any:
@@ -36,7 +40,7 @@ def tenant_usage(tenant: Tenant) -> dict[str, int]:
             "members": _count("accounts.User", is_active=True),
             "agents": _count("deployments.Agent", status__in=["online", "offline"]),
             "environments": _count("deployments.Environment"),
-            "secrets": _count("vault.Secret"),
+            "secrets": _count("vault.Secret", deleted_at__isnull=True),
             "deploys_per_month": _count("deployments.DeployRun", created_at__gte=month_start()),
         }
 
