@@ -95,6 +95,7 @@ class DsrSerializer(AllowListModelSerializer):
             "notes",
         ]
         read_only_fields = ["received_at", "deadline", "status", "completed_at", "result_summary"]
+        extra_kwargs: dict[str, Any] = {"subject_email": {"required": True, "allow_blank": False}}
 
 
 class RejectSerializer(serializers.Serializer):

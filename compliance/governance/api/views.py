@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -102,6 +104,7 @@ class FrameworkListView(APIView):
     permission_classes = [HasPermission]
     required_permission = "reports.read"
 
+    @extend_schema(responses=OpenApiTypes.OBJECT, description="The frameworks of the control catalogue.")
     def get(self, request: Request) -> Response:
         return Response(
             [
@@ -115,6 +118,14 @@ class ReportView(APIView):
     permission_classes = [HasPermission]
     required_permission = "reports.read"
 
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, description="First day (default: 90 days ago)"),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="Last day (default: today)"),
+        ],
+        description="A framework's controls over a period: status, evidence, date and link.",
+    )
     def get(self, request: Request, key: str) -> Response:
         period = parse_period(request.query_params.get("start"), request.query_params.get("end"))
         try:
@@ -128,6 +139,7 @@ class DashboardView(APIView):
     permission_classes = [HasPermission]
     required_permission = "reports.read"
 
+    @extend_schema(responses=OpenApiTypes.OBJECT, description="Score, open violations, DSR deadlines.")
     def get(self, request: Request) -> Response:
         overall = overall_score(parse_period(None, None))
         dsr = selectors.dsr_deadline_summary()

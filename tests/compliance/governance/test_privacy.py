@@ -193,3 +193,9 @@ def test_bob_cannot_see_privacy_records(client_for, bob):
     assert client.get("/compliance/privacy/requests/").status_code == 403
     assert client.get(f"{API}/dsr/").status_code == 403
     assert client.post(f"{API}/consent/", {"subject_email": "a@b.test", "purpose": "x"}).status_code == 403
+
+
+def test_api_dsr_without_an_email_is_a_400_not_a_500(client_for, alice):
+    response = client_for(alice).post(f"{API}/dsr/", {"kind": "erase"}, content_type="application/json")
+    assert response.status_code == 400
+    assert "subject_email" in response.json()["error"]["fields"]
