@@ -78,6 +78,11 @@ def billing_home(request: HttpRequest) -> HttpResponse:
     context = selectors.tenant_billing_overview(_tenant(request))
     context["billing_on"] = stripe_client.billing_enabled()
     context["can_manage"] = has_perm(request.user, "billing.manage")
+    # `?subscribe=<plan>` (e.g. from signup on a paid plan) puts that plan's checkout first.
+    wanted = request.GET.get("subscribe", "")
+    context["subscribe_plan"] = next(
+        (p for p in context["plans"] if p.slug == wanted and p.monthly_price_cents), None
+    )
     return render(request, "billing/home.html", context)
 
 

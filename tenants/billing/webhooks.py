@@ -126,6 +126,13 @@ def on_checkout_completed(event: WebhookEvent, obj: dict[str, Any], tenant: Tena
     return result
 
 
+def on_checkout_expired(event: WebhookEvent, obj: dict[str, Any], tenant: Tenant) -> str:
+    updated = CheckoutAttempt.objects.filter(
+        tenant=tenant, session_id=obj.get("id", ""), status=CheckoutAttempt.Status.OPEN
+    ).update(status=CheckoutAttempt.Status.EXPIRED)
+    return "processed" if updated else "ignored"
+
+
 def on_subscription_event(event: WebhookEvent, obj: dict[str, Any], tenant: Tenant) -> str:
     result = _sync_subscription(tenant, obj.get("id", ""))
     if event.type == "customer.subscription.trial_will_end":
@@ -189,6 +196,7 @@ def on_invoice_failed(event: WebhookEvent, obj: dict[str, Any], tenant: Tenant) 
 Handler = Callable[[WebhookEvent, dict[str, Any], Tenant], str]
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": on_checkout_completed,
+    "checkout.session.expired": on_checkout_expired,
     "customer.subscription.created": on_subscription_event,
     "customer.subscription.updated": on_subscription_event,
     "customer.subscription.deleted": on_subscription_event,

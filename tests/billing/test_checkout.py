@@ -132,3 +132,29 @@ def test_public_domain_serves_only_the_webhook(anon_client):
         anon_client().post("/billing/webhook/", data=b"{}", content_type="application/json").status_code
         == 400
     )
+
+
+def test_signup_on_a_paid_plan_lands_on_its_checkout(client_for, alice, stripe_on):
+    page = client_for(alice).get("/billing/?subscribe=team")
+    assert b"Complete your Team subscription" in page.content
+    assert b"Pay with Stripe" in page.content
+    assert b"Complete your" not in client_for(alice).get("/billing/?subscribe=free").content
+
+
+def test_an_expired_checkout_stops_the_waiting_page(client_for, alice, acme, synced_plans, stripe_on):
+    from tenants.billing import services, webhooks
+    from tenants.billing.models import WebhookEvent
+
+    sub = services.customer_ensure(tenant=acme, email=alice.email)
+    attempt = CheckoutAttempt.objects.create(
+        tenant=acme, session_id="cs_expire_me", plan=synced_plans["team"], interval="month"
+    )
+    event = make_event(
+        "checkout.session.expired",
+        {"id": attempt.session_id, "object": "checkout.session", "customer": sub.stripe_customer_id},
+    )
+    client = client_for(alice)
+    post_event(client, event)
+    webhooks.event_process(event_pk=WebhookEvent.objects.get(event_id=event["id"]).pk)
+    status = client.get(f"/billing/checkout/status/{attempt.session_id}/")
+    assert b"expired without payment" in status.content
