@@ -34,6 +34,9 @@ from django.core.signals import setting_changed
 from django.db import connection, transaction
 
 NONCE_BYTES = 12
+# Bound once: the hot path avoids two attribute lookups per call.
+_monotonic = time.monotonic
+_urandom = os.urandom
 KEY_BYTES = 32
 
 
@@ -216,8 +219,19 @@ def _schema(schema: str | None = None) -> str:
     return schema
 
 
+_prefixes: dict[str, bytes] = {}
+
+
+def _aad_prefix(schema: str) -> bytes:
+    prefix = _prefixes.get(schema)
+    if prefix is None:
+        prefix = _prefixes[schema] = schema.encode() + b"|"
+    return prefix
+
+
 def aad_for(schema: str, secret_id: int, version: int) -> bytes:
-    return f"{schema}|{secret_id}|{version}".encode()
+    """`schema|secret id|version`: seal/open build the same bytes inline on the hot path."""
+    return _aad_prefix(schema) + b"%d|%d" % (secret_id, version)
 
 
 def active_key(schema: str | None = None) -> tuple[int, AESGCM]:
@@ -278,21 +292,31 @@ def key_by_id(data_key_id: int, schema: str | None = None) -> AESGCM:
 def seal(plaintext: bytes, *, secret_id: int, version: int, schema: str | None = None) -> tuple[int, bytes]:
     """Encrypt for the current tenant (`schema` must be the connection's, if given);
     returns (data key id, nonce || ciphertext)."""
-    schema = _schema(schema)
-    data_key_id, aes = active_key(schema)
-    nonce = os.urandom(NONCE_BYTES)
-    return data_key_id, nonce + aes.encrypt(nonce, plaintext, aad_for(schema, secret_id, version))
+    if schema is None or schema == "public":
+        schema = _schema(schema)
+    hit = _active_cache.get(schema)
+    if hit is not None and hit[2] > _monotonic():
+        data_key_id, aes = hit[0], hit[1]
+    else:
+        data_key_id, aes = active_key(schema)
+    nonce = _urandom(NONCE_BYTES)
+    aad = _aad_prefix(schema) + b"%d|%d" % (secret_id, version)
+    return data_key_id, nonce + aes.encrypt(nonce, plaintext, aad)
 
 
 def open_sealed(
     blob: bytes, *, data_key_id: int, secret_id: int, version: int, schema: str | None = None
 ) -> bytes:
-    schema = _schema(schema)
-    aes = key_by_id(data_key_id, schema)
+    if schema is None or schema == "public":
+        schema = _schema(schema)
+    hit = _dek_cache.get((schema, data_key_id))
+    aes = hit[0] if hit is not None and hit[1] > _monotonic() else key_by_id(data_key_id, schema)
     if type(blob) is not bytes:  # psycopg gives memoryview for bytea
         blob = bytes(blob)
     try:
-        return aes.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad_for(schema, secret_id, version))
+        return aes.decrypt(
+            blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad_prefix(schema) + b"%d|%d" % (secret_id, version)
+        )
     except InvalidTag as exc:
         raise DecryptionFailed(
             "secret value does not authenticate for this tenant, secret and version"
