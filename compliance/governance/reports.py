@@ -112,9 +112,10 @@ def control_status(evidence: list[Evidence]) -> str:
     return MANUAL if MANUAL in statuses else PASS
 
 
-def build_report(*, framework_key: str, period: Period) -> Report:
+def build_report(*, framework_key: str, period: Period, cache: dict[str, Evidence] | None = None) -> Report:
+    """`cache` shares evidence between reports of the same period (each collector runs once)."""
     fw = framework(framework_key)
-    cache: dict[str, Evidence] = {}
+    cache = {} if cache is None else cache
     report = Report(fw, period, timezone.now())
     for control in fw.controls:
         evidence = []
@@ -131,8 +132,9 @@ def overall_score(period: Period) -> dict[str, Any]:
     """Across every framework: passing controls as a share of all controls."""
     totals = {"passing": 0, "failing": 0, "manual": 0, "controls": 0}
     per_framework = []
+    evidence: dict[str, Evidence] = {}
     for key in frameworks():
-        report = build_report(framework_key=key, period=period)
+        report = build_report(framework_key=key, period=period, cache=evidence)
         per_framework.append(report)
         totals["passing"] += report.passing
         totals["failing"] += report.failing

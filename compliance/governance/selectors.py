@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -68,18 +69,19 @@ def person_is_known(*, email: str) -> bool:
     )
 
 
-def person_data(*, email: str) -> dict[str, list[Any]]:
+def person_data(*, email: str) -> dict[str, Iterable[Any]]:
     """Everything this tenant holds about one person, by kind (for a DSR export)."""
     member = _member(email)
     aliases = erased_aliases()
-    data: dict[str, list[Any]] = {
+    data: dict[str, Iterable[Any]] = {
         "member": [{f: getattr(member, f) for f in MEMBER_FIELDS}] if member else [],
         "consent_records": list(
             ConsentRecord.objects.filter(subject_email__iexact=email).values(
                 "id", "purpose", "granted", "source", "recorded_at", "withdrawn_at"
             )
         ),
-        "audit_events": [
+        # A generator: a long audit history is streamed into the export, never held whole.
+        "audit_events": (
             {
                 "id": e.id,
                 "time": e.occurred_at,
@@ -89,7 +91,7 @@ def person_data(*, email: str) -> dict[str, list[Any]]:
                 **audit_mask(e, aliases),
             }
             for e in _audit_of(email, member).iterator(chunk_size=2000)
-        ],
+        ),
         "policy_violations": list(
             PolicyViolation.objects.filter(
                 Q(actor_label__iexact=email) | (Q(actor_id=str(member.pk)) if member else Q(pk__in=[]))

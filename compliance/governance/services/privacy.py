@@ -8,16 +8,16 @@ by a per-tenant salted digest of the email instead.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import secrets
+import tempfile
 import zipfile
 from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
@@ -115,28 +115,32 @@ def dsr_fulfil(*, dsr: DataSubjectRequest, actor: Any) -> DataSubjectRequest:
 
 
 def _export(dsr: DataSubjectRequest) -> dict[str, Any]:
-    email = dsr.subject_email
-    parts = selectors.person_data(email=email)
-    buffer = io.BytesIO()
+    """Write the zip to a temporary file row by row (sha256 per file), then to storage."""
+    parts = selectors.person_data(email=dsr.subject_email)
     manifest: dict[str, str] = {}
     counts: dict[str, int] = {}
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, rows in parts.items():
-            data = "\n".join(json.dumps(r, default=str, sort_keys=True) for r in rows).encode()
-            archive.writestr(f"{name}.jsonl", data)
-            manifest[f"{name}.jsonl"] = hashlib.sha256(data).hexdigest()
-            counts[name] = len(rows)
-        archive.writestr(
-            "manifest.json",
-            json.dumps(
-                {"request": dsr.pk, "generated_at": timezone.now().isoformat(), "sha256": manifest},
-                indent=2,
-            ),
+    with tempfile.TemporaryFile() as spool:
+        with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, rows in parts.items():
+                digest, count = hashlib.sha256(), 0
+                with archive.open(f"{name}.jsonl", "w") as entry:
+                    for row in rows:
+                        line = (json.dumps(row, default=str, sort_keys=True) + "\n").encode()
+                        entry.write(line)
+                        digest.update(line)
+                        count += 1
+                manifest[f"{name}.jsonl"], counts[name] = digest.hexdigest(), count
+            archive.writestr(
+                "manifest.json",
+                json.dumps(
+                    {"request": dsr.pk, "generated_at": timezone.now().isoformat(), "sha256": manifest},
+                    indent=2,
+                ),
+            )
+        spool.seek(0)
+        dsr.result_file = default_storage.save(
+            f"governance/dsr/{dsr.pk}/export-{secrets.token_hex(8)}.zip", File(spool)
         )
-    name = default_storage.save(
-        f"governance/dsr/{dsr.pk}/export-{secrets.token_hex(8)}.zip", ContentFile(buffer.getvalue())
-    )
-    dsr.result_file = name
     return {"files": counts}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -63,6 +64,8 @@ def test_export_zips_everything_about_the_person(in_acme, alice_user, bob_user):
         events = [json.loads(line) for line in archive.read("audit_events.jsonl").splitlines()]
         consent = json.loads(archive.read("consent_records.jsonl"))
         manifest = json.loads(archive.read("manifest.json"))
+        for name, digest in manifest["sha256"].items():
+            assert hashlib.sha256(archive.read(name)).hexdigest() == digest
     assert {"member.jsonl", "audit_events.jsonl", "consent_records.jsonl", "manifest.json"} <= names
     assert member["email"] == "bob@acme.test"
     assert "password" not in member
