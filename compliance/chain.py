@@ -95,12 +95,15 @@ def _head(cursor: Any, schema: str) -> tuple[int, str]:
     return (cut.seq, cut.hash) if cut else (0, GENESIS)
 
 
-def _chain_batch(schema: str, limit: int) -> int | None:
-    """Chain up to `limit` pending rows. None when another process holds the lock."""
+def _chain_batch(schema: str, limit: int, *, wait: bool) -> int | None:
+    """Chain up to `limit` pending rows. None when another process holds the lock (no wait)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_CLASS, schema])
-        if not cursor.fetchone()[0]:
-            return None
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_CLASS, schema])
+        else:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_CLASS, schema])
+            if not cursor.fetchone()[0]:
+                return None
         cursor.execute(
             f"SELECT e.id, {REST_SQL} FROM {table(schema)} e, {ROW_LATERAL} "
             "WHERE e.hash IS NULL ORDER BY e.id LIMIT %s",
@@ -135,17 +138,19 @@ def has_pending(schema: str | None = None) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def chain_pending(*, schema: str | None = None, max_rows: int | None = None) -> int:
+def chain_pending(*, schema: str | None = None, max_rows: int | None = None, wait: bool = True) -> int:
     """Chain every committed pending event of the current schema; return how many.
 
-    Returns early (0) when another process is chaining: that process re-checks after it
-    releases the lock. `max_rows` bounds the work done inline after a request.
+    `wait=True` (verification, checkpoints, exports, beat) waits for a running chainer, so
+    every event committed before the call is chained when it returns. The fast path uses
+    `wait=False`: it returns at once when another process is chaining, which re-checks
+    after releasing the lock. `max_rows` bounds the work done inline after a request.
     """
     schema = schema or current_schema()
     done = 0
     while max_rows is None or done < max_rows:
         limit = BATCH if max_rows is None else min(BATCH, max_rows - done)
-        count = _chain_batch(schema, limit)
+        count = _chain_batch(schema, limit, wait=wait)
         if count is None:
             break
         done += count
@@ -193,7 +198,7 @@ class _ChainerThread(threading.Thread):
             for schema in schemas:
                 try:
                     with schema_context(schema):
-                        chain_pending(schema=schema)
+                        chain_pending(schema=schema, wait=False)
                 except Exception:
                     log.exception("audit chainer thread failed in %s; the beat task will retry", schema)
                     connections.close_all()
@@ -228,7 +233,7 @@ def chain_after_commit(schema: str) -> None:
             return
         if mode == "inline":
             with schema_context(schema):
-                chain_pending(schema=schema, max_rows=BATCH * 2)
+                chain_pending(schema=schema, max_rows=BATCH * 2, wait=False)
                 if not has_pending(schema):
                     return
         from compliance.tasks import audit_chain
