@@ -23,7 +23,9 @@ class VaultTenantAdmin(admin.ModelAdmin):
     actions = ["rewrap_data_keys"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return connection.schema_name == "public" and bool(getattr(request.user, "is_staff", False))
+        return getattr(connection, "schema_name", "") == "public" and bool(
+            getattr(request.user, "is_staff", False)
+        )
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_module_permission(request)

@@ -12,7 +12,7 @@ SWEEP_TASK = "vault.tasks.rotation_sweep_all"
 
 def schedule_ensure(**kwargs: Any) -> None:
     """Runs after `migrate` on the public schema; idempotent. Operators may change the time."""
-    if connection.schema_name != "public":
+    if getattr(connection, "schema_name", "public") != "public":
         return
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
 

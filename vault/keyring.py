@@ -213,7 +213,7 @@ def _unwrap(data_key: Any, schema: str) -> AESGCM:
 def _schema(schema: str | None = None) -> str:
     # Reading the connection's schema goes through asgiref's Local (microseconds): the hot
     # path lets a caller that already knows the schema pass it in.
-    schema = schema or connection.schema_name
+    schema = schema or getattr(connection, "schema_name", "")
     if not schema or schema == "public":
         raise RuntimeError("the vault works inside a tenant schema only")
     return schema
@@ -305,7 +305,7 @@ def seal(plaintext: bytes, *, secret_id: int, version: int, schema: str | None =
 
 
 def open_sealed(
-    blob: bytes, *, data_key_id: int, secret_id: int, version: int, schema: str | None = None
+    blob: bytes | memoryview, *, data_key_id: int, secret_id: int, version: int, schema: str | None = None
 ) -> bytes:
     if schema is None or schema == "public":
         schema = _schema(schema)

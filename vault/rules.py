@@ -16,9 +16,9 @@ def _is_secret(obj: Any) -> bool:
 def service_account_names(actor: Any) -> set[str]:
     """What `allowed_service_accounts` may list for this account: its name or its email."""
     profile = getattr(actor, "service_account", None)
-    names = {getattr(actor, "email", "") or ""}
-    if profile is not None and getattr(profile, "name", ""):
-        names.add(profile.name)
+    names: set[str] = {str(getattr(actor, "email", None) or "")}
+    if profile is not None and getattr(profile, "name", None):
+        names.add(str(profile.name))
     return names - {""}
 
 

@@ -115,7 +115,7 @@ def generate_value(*, kind: str, length: int = 32) -> str:
 
 def _policy_context(actor: Any, secret: Secret, **extra: Any) -> dict[str, Any]:
     """What policies may test (compliance.governance templates read these keys). Never a value."""
-    interval = ROTATION_INTERVALS.get(secret.rotation_policy)
+    interval = ROTATION_INTERVALS.get(RotationPolicy(secret.rotation_policy))
     return {
         "actor": actor,
         "secret": secret,
@@ -445,7 +445,9 @@ def rotation_sweep(*, now: datetime | None = None) -> dict[str, int]:
         if secret.auto_rotate and secret.generator:
             secret_rotate(secret=secret, actor=None, reason="automatic rotation (policy due)")
             rotated += 1
-        elif secret.overdue_reported_at is None or secret.overdue_reported_at < secret.rotation_due_at:
+        elif secret.overdue_reported_at is None or secret.overdue_reported_at < (
+            secret.rotation_due_at or now
+        ):
             rotation_overdue_report(secret=secret, now=now)
             reported += 1
     return {"rotated": rotated, "reported": reported}
