@@ -57,6 +57,14 @@ def nav_items(request: HttpRequest) -> list[dict[str, object]]:
         href = _first_existing(urlconf, item.paths)
         if href is None or (item.permission and not has_perm(user, item.permission)):
             continue
-        current = request.path == href if href == "/" else request.path.startswith(href)
-        items.append({"label": item.label, "href": href, "current": current})
+        items.append({"label": item.label, "href": href, "current": False})
+    # The current section is the longest matching link: /members/security/ is Security,
+    # not Members as well.
+    matches = [
+        i
+        for i in items
+        if request.path == i["href"] or (i["href"] != "/" and request.path.startswith(i["href"]))
+    ]
+    if matches:
+        max(matches, key=lambda i: len(str(i["href"])))["current"] = True
     return items

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from django.apps import apps
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import FieldError
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Count, OuterRef, Subquery
@@ -134,37 +135,39 @@ def _first_callable(module_name: str, names: tuple[str, ...]) -> Callable[..., A
 
 
 def secrets_overdue_count() -> int | None:
-    """Secrets past their rotation date, as the vault app defines it."""
-    selector = _first_callable("vault.selectors", ("secrets_overdue", "secrets_due_for_rotation"))
-    if selector is not None:
-
-        def read() -> int:
-            result = selector()
-            return result if isinstance(result, int) else len(list(result))
-
-        return _safe(read)
-    secret = _model("vault.Secret")
-    if secret is None:
+    """Secrets due or overdue for rotation, as the vault's own selector defines it."""
+    selector = _first_callable("vault.selectors", ("rotation_needed", "secrets_overdue"))
+    if selector is None:
         return None
-    now = timezone.now()
-    for lookup in ("rotation_due_at__lt", "next_rotation_at__lt", "rotate_by__lt"):
-        count = _safe(lambda lookup=lookup: secret.objects.filter(**{lookup: now}).count())
-        if count is not None:
-            return count
-    return None
+
+    def read() -> int:
+        result = selector()
+        return result if isinstance(result, int) else result.count()
+
+    return _safe(read)
+
+
+COMPLIANCE_SCORE_CACHE_SECONDS = 300
 
 
 def compliance_score() -> int | None:
-    """0–100, from the governance app's own scoring when it has one."""
-    scorer = _first_callable(
-        "compliance.governance.selectors", ("compliance_score", "score", "posture_score")
-    )
-    if scorer is None:
+    """0–100 across every framework (governance's `overall_score`), cached per tenant.
+
+    Building the reports runs every evidence collector, so the dashboard reuses a recent
+    score; cache keys carry the schema name, so tenants never share one.
+    """
+    try:
+        from compliance.governance.reports import overall_score, parse_period
+    except ImportError:
         return None
-    value = _safe(scorer)
-    if isinstance(value, dict):
-        value = value.get("score")
-    return int(value) if isinstance(value, int | float) else None
+    cached = cache.get("dashboard:compliance-score")
+    if cached is not None:
+        return int(cached)
+    value = _safe(lambda: overall_score(parse_period(None, None)).get("score"))
+    if isinstance(value, int | float):
+        cache.set("dashboard:compliance-score", int(value), COMPLIANCE_SCORE_CACHE_SECONDS)
+        return int(value)
+    return None
 
 
 def _count(label: str, **filters: Any) -> int | None:
@@ -281,7 +284,7 @@ def webhook_backlog() -> int | None:
     event = _model("billing.WebhookEvent")
     if event is None:
         return None
-    return _safe(lambda: event.objects.exclude(status="processed").count())
+    return _safe(lambda: event.objects.filter(status__in=["pending", "failed"]).count())
 
 
 def celery_queue_depth() -> int | None:
@@ -301,23 +304,27 @@ class ChainState:
     detail: str
 
 
+CHAIN_CACHE_SECONDS = 60
+
+
 def audit_chain_state() -> ChainState:
-    """The public chain's verification state, from the compliance app's verifier."""
-    verify = _first_callable(
-        "compliance.audit", ("audit_chain_verify", "chain_verify", "verify_chain")
-    ) or _first_callable("compliance.selectors", ("audit_chain_verify", "chain_verify"))
-    if verify is None:
-        return ChainState(None, "The audit chain verifier is not installed yet.")
+    """The operator chain's verification (from its last signed checkpoint), cached a minute."""
     try:
-        with transaction.atomic():
-            result = verify()
+        from compliance.verification import audit_chain_verify
+    except ImportError:
+        return ChainState(None, "The audit chain verifier is not installed yet.")
+    cached = cache.get("console:chain-state")
+    if cached is not None:
+        return ChainState(*cached)
+    try:
+        with schema_context("public"), transaction.atomic():
+            # chain_first=False: a dashboard read must not write; pending rows are reported.
+            result = audit_chain_verify(from_last_checkpoint=True, chain_first=False)
     except Exception as exc:  # a verifier failure is a finding, not a crash of the console
         return ChainState(False, f"{type(exc).__name__}: {exc}"[:200])
-    ok = bool(getattr(result, "ok", result if isinstance(result, bool) else False))
-    detail = str(
-        getattr(result, "detail", "") or getattr(result, "message", "") or ("intact" if ok else "broken")
-    )
-    return ChainState(ok, detail[:200])
+    state = ChainState(bool(result.ok), result.summary()[:300])
+    cache.set("console:chain-state", (state.ok, state.detail), CHAIN_CACHE_SECONDS)
+    return state
 
 
 def recent_operator_actions(tenant: Any, limit: int = 15) -> list[Any]:
@@ -353,6 +360,10 @@ def tenant_subscription(tenant: Any) -> Any:
 # allow-list, so a new column holding something sensitive never appears by accident.
 SUPPORT_SAFE_COLUMNS = (
     "name",
+    "secret_type",
+    "environment",
+    "rotation_policy",
+    "deleted_at",
     "key",
     "path",
     "description",

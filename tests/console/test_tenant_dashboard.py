@@ -23,7 +23,7 @@ def test_plan_usage_counts_members_against_the_plan_limit(client_for, alice, acm
 
         members = User.objects.filter(is_active=True).count()
     assert usage["Members"].used == members
-    assert usage["Members"].limit == acme.plan.max_members
+    assert usage["Members"].limit == response.wsgi_request.tenant.plan.max_members  # not the shared `acme`
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(anon_client, alice):
@@ -86,3 +86,28 @@ def test_the_500_page_renders_without_a_request_context(rf):
     response = views.server_error(request)
     assert response.status_code == 500
     assert b"abc123" in response.content
+
+
+def test_the_dashboard_reads_every_app_once_they_exist(client_for, alice):
+    data = client_for(alice).get("/").context["data"]
+    assert data.environments == []  # deployments installed, nothing created yet
+    assert data.agents == {"online": 0, "offline": 0}
+    assert isinstance(data.secrets_overdue, int)
+    assert data.compliance_score is None or 0 <= data.compliance_score <= 100
+
+
+def test_the_console_verifies_the_operator_chain(client_for, oscar):
+    from django.core.cache import cache
+
+    cache.delete("console:chain-state")
+    chain = client_for(oscar).get("/admin/dashboard/").context["data"]["chain"]
+    assert chain.ok is True, chain.detail
+
+
+def test_only_the_closest_nav_link_is_current(rf, alice, acme, db):
+    from portal import navigation
+
+    request = rf.get("/members/security/", HTTP_HOST=alice.host)
+    request.user, request.tenant, request.urlconf = alice.user(), acme, "portal.urls_tenant"
+    current = [item["label"] for item in navigation.nav_items(request) if item["current"]]
+    assert current == ["Security"]
