@@ -109,7 +109,7 @@ SHARED_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "portal.accounts.apps.OperatorAdminConfig",  # admin.site = OTP-protected operator site
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_otp",
@@ -134,7 +134,7 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "portal.accounts.apps.OperatorAdminConfig",  # admin.site = OTP-protected operator site
     "portal.accounts",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -179,6 +179,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "tenants.members.middleware.SessionSecurityMiddleware",
     "tenants.middleware.TenantStatusMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -363,6 +364,16 @@ ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="opti
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PASSWORD_MIN_LENGTH = 12
+# Lockout is axes' job (5 per username+IP / 15 min); allauth keeps its other rate limits.
+ACCOUNT_RATE_LIMITS = {"login_failed": False}
+SOCIALACCOUNT_ADAPTER = "tenants.members.sso.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
 ACCOUNT_ADAPTER = "portal.accounts.adapter.AccountAdapter"
 SOCIALACCOUNT_ONLY = False
 
@@ -375,6 +386,9 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_USERNAME_CALLABLE = "tenants.members.lockout.axes_username"
+AXES_CLIENT_IP_CALLABLE = "tenants.members.lockout.axes_client_ip"
+AXES_LOCKOUT_TEMPLATE = "account/lockout.html"
 
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Tenantry")
 STEP_UP_SECONDS = 300
@@ -382,9 +396,13 @@ STEP_UP_SECONDS = 300
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "tenants.members.api.authentication.ApiTokenAuthentication",
+        "tenants.members.api.authentication.CsrfSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "tenants.members.permissions.TokenScope",
+    ],
     "DEFAULT_PAGINATION_CLASS": "portal.api.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
