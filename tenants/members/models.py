@@ -7,10 +7,12 @@ up from tenant B's host.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
-from django_otp.models import Device
+from django_otp.models import Device, DeviceManager
 
 from portal.accounts.models import Role
 
@@ -123,10 +125,22 @@ class ApiToken(models.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
 
 
+class TenantDeviceManager(DeviceManager):
+    """django-otp asks every device model for a user's devices, also on the public schema
+    (the operator console), where this tenant-only table does not exist."""
+
+    def devices_for_user(self, user: Any, confirmed: bool | None = None) -> Any:
+        if connection.schema_name == "public":
+            return self.none()
+        return super().devices_for_user(user, confirmed=confirmed)
+
+
 class BackupCodeDevice(Device):
     """Ten single-use recovery codes, stored as keyed hashes (otp_static keeps plaintext)."""
 
     code_hashes = models.JSONField(default=list)
+
+    objects = TenantDeviceManager()
 
     class Meta(Device.Meta):
         verbose_name = "backup code set"
