@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -109,7 +109,7 @@ def forwarder_list(request: HttpRequest) -> HttpResponse:
     form = ForwarderForm(request.POST or None)
     if request.method == "POST":
         if not has_perm(request.user, "audit.export"):
-            raise Http404
+            raise PermissionDenied("Your role does not allow audit.export.")
         if form.is_valid():
             try:
                 services.forwarder_create(actor=request.user, **form.cleaned_data)
@@ -143,7 +143,7 @@ def retention(request: HttpRequest) -> HttpResponse:
     form = RetentionForm(request.POST or None, initial={"retention_days": current.retention_days})
     if request.method == "POST":
         if not has_perm(request.user, "audit.export"):
-            raise Http404
+            raise PermissionDenied("Your role does not allow audit.export.")
         if form.is_valid():
             try:
                 services.retention_set(actor=request.user, days=form.cleaned_data["retention_days"])
