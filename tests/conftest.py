@@ -55,6 +55,33 @@ def _host(slug: str | None) -> str:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(
+    request: Any,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """Always create the default test database.
+
+    pytest-django only creates the databases that collected tests declare through `db`,
+    `transactional_db` or the marker; a session whose tests only use `committed_db` would
+    otherwise run against the development database name.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=verbosity, interactive=False, keepdb=django_db_keepdb, aliases={"default"}
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=verbosity)
+
+
+@pytest.fixture(scope="session")
 def platform(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
     """Public tenant, plans, a warm pool, Acme and Globex with their members, and Oscar."""
     from portal.accounts.models import User
