@@ -7,7 +7,8 @@ A policy is *violated* when its conditions match the context of an action:
 
 Nodes: {"all": [...]}, {"any": [...]}, {"not": node}, or a leaf {"field", "op", "value"}.
 A top-level "timezone" (IANA name) sets the zone of the derived fields `now.weekday`
-("monday".."sunday") and `now.time` ("HH:MM"). Other derived fields: `actor.role`,
+("monday".."sunday") and `now.time` ("HH:MM"); without it they use the tenant's zone
+(`Tenant.timezone` when the tenant model has one), else UTC. Other derived fields: `actor.role`,
 `actor.has_mfa` (a confirmed TOTP device in this tenant) and `command.program` (the first
 word of a terminal command). Dotted fields walk dicts, lists and attributes.
 """
@@ -249,4 +250,18 @@ def policy_matches(conditions: dict[str, Any], context: dict[str, Any]) -> bool:
     body = {k: v for k, v in conditions.items() if k != "timezone"}
     if "field" in body:
         body = {"all": [body]}
-    return matches(body, Context(context, tz=conditions.get("timezone")))
+    return matches(body, Context(context, tz=conditions.get("timezone") or tenant_timezone()))
+
+
+def tenant_timezone() -> str:
+    """The tenant's own zone when the tenant model has one (`Tenant.timezone`), else UTC."""
+    from django.db import connection
+
+    name = getattr(getattr(connection, "tenant", None), "timezone", None)
+    if isinstance(name, str) and name:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return "UTC"
+        return name
+    return "UTC"

@@ -51,10 +51,9 @@ TEMPLATES: tuple[PolicyTemplate, ...] = (
     PolicyTemplate(
         key="no_friday_afternoon_deploys",
         name="No deploy on Friday after 16:00",
-        description="No deploys on Friday from 16:00, tenant-local time (the timezone is in the conditions).",
+        description="No deploys on Friday from 16:00 tenant-local time (or in the conditions' timezone).",
         applies_to=("deploy.run",),
         conditions={
-            "timezone": "UTC",
             "all": [
                 {"field": "now.weekday", "op": "eq", "value": "friday"},
                 {"field": "now.time", "op": "gte", "value": "16:00"},

@@ -54,6 +54,13 @@ def test_no_deploy_on_friday_after_1600_tenant_local_time(in_acme, alice_user):
     assert not policies.evaluate("deploy.run", {"now": saturday}).blocked
 
 
+def test_friday_rule_uses_the_tenants_own_timezone_when_none_is_set(in_acme, alice_user, monkeypatch):
+    install("no_friday_afternoon_deploys", alice_user)
+    assert not policies.evaluate("deploy.run", {"now": FRIDAY_1530_BERLIN}).blocked  # 14:30 UTC
+    monkeypatch.setattr(connection.tenant, "timezone", "Asia/Tokyo", raising=False)  # 23:30 Friday
+    assert policies.evaluate("deploy.run", {"now": FRIDAY_1530_BERLIN}).blocked
+
+
 def test_secrets_must_have_rotation(in_acme, alice_user):
     install("secrets_must_rotate", alice_user)
     never = SimpleNamespace(rotation_policy="none")
