@@ -1,0 +1,49 @@
+"""allauth inside a tenant: password reset by email, and no self-signup."""
+
+from __future__ import annotations
+
+import re
+
+from django.core import mail
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_tenants.utils import schema_context
+
+
+def test_bob_resets_his_password_by_email(bob, db):
+    with schema_context(bob.schema_name):
+        TOTPDevice.objects.filter(user=bob.user()).delete()
+    client = Client(HTTP_HOST=bob.host)
+    assert client.post("/accounts/password/reset/", {"email": bob.email}).status_code == 302
+    link = re.search(r"http://[^\s]+(/accounts/password/reset/key/[^\s]+)", mail.outbox[-1].body).group(1)
+    assert bob.host in mail.outbox[-1].body
+    form = client.get(link, follow=True)
+    assert form.status_code == 200
+    new = "a-brand-new-long-passphrase"
+    done = client.post(form.redirect_chain[-1][0], {"password1": new, "password2": new})
+    assert done.status_code == 302
+    assert (
+        Client(HTTP_HOST=bob.host).post("/accounts/login/", {"login": bob.email, "password": new}).status_code
+        == 302
+    )
+
+
+def test_a_weak_new_password_is_refused(client_for, bob):
+    response = client_for(bob).post(
+        "/accounts/password/change/",
+        {"oldpassword": "correct-horse-battery-staple", "password1": "short", "password2": "short"},
+    )
+    assert response.status_code == 200
+    assert b"at least 12" in response.content or b"too short" in response.content
+
+
+def test_nobody_signs_up_inside_a_tenant(bob, db):
+    response = Client(HTTP_HOST=bob.host).get("/accounts/signup/")
+    assert b"Sign Up Closed" in response.content or response.status_code in (403, 404)
+
+
+def test_the_login_page_uses_the_portal_layout(bob, db):
+    page = Client(HTTP_HOST=bob.host).get("/accounts/login/")
+    assert page.status_code == 200
+    assert b'class="skip-link"' in page.content
+    assert b"<style" not in page.content
