@@ -152,13 +152,16 @@ def kms_endpoint():
         command = [shutil.which("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 90  # moto imports a lot; the machine may be busy
+    while True:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 break
         except OSError:
-            time.sleep(0.1)
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("the local KMS server (moto) did not start")
+            time.sleep(0.2)
     yield url
     process.terminate()
     process.wait(10)
