@@ -100,6 +100,7 @@ class SsoForm(forms.Form):
     enabled = forms.BooleanField(label="Enable single sign-on", required=False)
     server_url = forms.URLField(
         label="Issuer URL",
+        assume_scheme="https",
         required=False,
         help_text="The OpenID Connect issuer; /.well-known/openid-configuration is read from it.",
     )

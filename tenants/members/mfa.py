@@ -124,6 +124,22 @@ def user_has_mfa(user: Any) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
+def session_passes_mfa_gate(session: Any, user: Any) -> bool:
+    """For places the HTTP middleware does not cover (websocket consumers): a member who
+    has, or must have, a factor must have passed the challenge in this session. Call it
+    inside the tenant's schema (e.g. from a `tenant_sync` method)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    device_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    if device_id:
+        from django_otp.models import Device
+
+        device = Device.from_persistent_id(device_id)
+        if device is not None and device.user_id == user.pk:
+            return True
+    return not (user_has_mfa(user) or mfa_required_for(user))
+
+
 def totp_device_of(user: Any) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 

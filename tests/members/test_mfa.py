@@ -184,3 +184,15 @@ def test_unauthenticated_challenge_goes_to_login(bob, db):
     response = Client(HTTP_HOST=bob.host).get("/members/security/verify/")
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_the_websocket_helper_applies_the_same_gate(alice, bob, db):
+    from django.db import connection
+
+    with schema_context(alice.schema_name):
+        connection.tenant = alice.tenant
+        device = _device(alice)
+        assert not mfa.session_passes_mfa_gate({}, alice.user())
+        assert mfa.session_passes_mfa_gate({"otp_device_id": device.persistent_id}, alice.user())
+        TOTPDevice.objects.filter(user=bob.user()).delete()
+        assert mfa.session_passes_mfa_gate({}, bob.user())

@@ -154,3 +154,14 @@ def test_sso_cannot_map_a_group_to_owner(client_for, alice, idp):
 
 def test_bob_cannot_open_sso_settings(client_for, bob):
     assert client_for(bob).get("/members/sso/").status_code == 403
+
+
+def test_an_existing_member_signs_in_by_sso_and_keeps_one_account(bob, alice, idp, db):
+    _configure(alice, idp)
+    claims = {"sub": "idp-bob", "email": bob.email, "email_verified": True, "groups": ["ops-team"]}
+    client, done = _sso_login(alice.host, idp, claims)
+    assert done.status_code == 302
+    with schema_context(alice.schema_name):
+        assert User.objects.filter(email=bob.email).count() == 1
+        assert User.objects.get(email=bob.email).role == "operator"  # synced from the group
+    assert client.get("/api/v1/me/").json()["email"] == bob.email
