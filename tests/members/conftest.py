@@ -10,6 +10,14 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 
+@pytest.fixture(autouse=True)
+def _no_allauth_rate_limits(settings: Any) -> None:
+    """These tests sign in dozens of times a minute from 127.0.0.1; allauth's per-IP limits
+    (kept in Redis, so they outlive a test) would make them flaky. Lockout is axes' job and
+    is tested on its own."""
+    settings.ACCOUNT_RATE_LIMITS = False
+
+
 def audit_actions(schema: str, action: str) -> list[Any]:
     from compliance.models import AuditEvent
 
