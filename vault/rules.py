@@ -37,3 +37,15 @@ def listed_on_the_secret(actor: Any, obj: Any) -> bool:
     if getattr(actor, "is_service_account", False):
         return bool(service_account_names(actor) & set(obj.allowed_service_accounts or []))
     return not obj.allowed_roles or role_of(actor) in obj.allowed_roles
+
+
+def reveal_refusal(actor: Any, secret: Any) -> str | None:
+    """Why `actor` may not reveal `secret`, in words (None when the object rules allow it)."""
+    if secret.is_production and role_of(actor) == DEVELOPER:
+        return "Developers may not reveal production secrets."
+    if getattr(actor, "is_service_account", False):
+        if not listed_on_the_secret(actor, secret):
+            return "This service account is not listed in the secret's allowed_service_accounts."
+    elif secret.allowed_roles and role_of(actor) not in secret.allowed_roles:
+        return f"Only these roles may reveal this secret: {', '.join(secret.allowed_roles)}."
+    return None

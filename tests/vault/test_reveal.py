@@ -69,12 +69,15 @@ def test_bob_may_reveal_development_but_not_production(api_for, alice, bob):
     assert _reveal(bob_api, dev, reason="debugging").json()["value"] == "dev-value"
     refused = _reveal(bob_api, prod, reason="debugging")
     assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == "Developers may not reveal production secrets."
     assert "prod-value" not in refused.content.decode()
 
 
 def test_a_role_not_in_allowed_roles_is_refused(api_for, alice, bob):
     secret = api_for(alice).create(name="dev/owners-only", allowed_roles=["owner"])
-    assert _reveal(api_for(bob), secret, reason="please").status_code == 403
+    refused = _reveal(api_for(bob), secret, reason="please")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == "Only these roles may reveal this secret: owner."
     assert _reveal(api_for(alice), secret, reason="mine").status_code == 200
 
 

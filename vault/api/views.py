@@ -8,14 +8,14 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants.members.permissions import HasPermission, authorize
-from vault import access, selectors, services
+from vault import access, rules, selectors, services
 from vault.api import serializers as s
 from vault.filters import SecretFilter
 from vault.models import Secret
@@ -195,6 +195,10 @@ class FetchView(APIView):
 
 
 def _reveal(request: Request, secret: Secret, *, reason: str, version: int | None) -> Response:
+    authorize(request.user, "vault.reveal")  # the role rule first: "your role does not allow…"
+    refusal = rules.reveal_refusal(request.user, secret)
+    if refusal:
+        raise PermissionDenied(refusal)
     authorize(request.user, "vault.reveal", secret)
     if access.is_service_account(request):
         access.require_vault_scope(request)
