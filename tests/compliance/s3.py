@@ -74,8 +74,8 @@ def seaweedfs() -> Iterator[dict[str, str]]:
             f"-s3.port={s3}",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
-            "-volume.max=5",
-            "-master.volumeSizeLimitMB=64",
+            "-volume.max=60",
+            "-master.volumeSizeLimitMB=32",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -97,6 +97,17 @@ def seaweedfs() -> Iterator[dict[str, str]]:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise RuntimeError(f"seaweedfs did not start; see {workdir}/weed.log") from None
+            time.sleep(0.5)
+    # The first write makes seaweedfs grow volumes, which can take a while on a busy machine:
+    # warm up here so no test sees that as an error.
+    while True:
+        try:
+            client.put_object(Bucket=BUCKET, Key="warm-up", Body=b"ok")
+            break
+        except Exception:
+            if time.monotonic() > deadline + 60 or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(f"seaweedfs cannot store objects; see {workdir}/weed.log") from None
             time.sleep(0.5)
     try:
         yield {"endpoint": endpoint, "bucket": BUCKET}

@@ -135,3 +135,32 @@ def test_bad_forwarder_config_is_refused(in_acme: Any, alice: Any) -> None:
         services.forwarder_create(actor=alice.user(), name="x", kind="webhook", url="ftp://nope")
     with pytest.raises(ValidationError, match="Unknown kind"):
         services.forwarder_create(actor=alice.user(), name="x", kind="carrier-pigeon")
+
+
+def test_s3_forwarding_writes_jsonl_batches(in_acme: Any, alice: Any, unique: str, seaweedfs: Any) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=seaweedfs["endpoint"],
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket="siem-archive")
+    forwarder = services.forwarder_create(
+        actor=alice.user(),
+        name="archive",
+        kind="s3",
+        bucket="siem-archive",
+        prefix="audit",
+        endpoint_url=seaweedfs["endpoint"],
+        secret="test:test",
+    )
+    audit.record(action="test.forward", payload={"run": unique})
+    assert forward_due(forwarder=forwarder)["sent"] >= 1
+    keys = [
+        o["Key"] for o in client.list_objects_v2(Bucket="siem-archive", Prefix="audit/t_acme/")["Contents"]
+    ]
+    body = b"".join(client.get_object(Bucket="siem-archive", Key=key)["Body"].read() for key in keys)
+    assert unique.encode() in body
