@@ -142,13 +142,20 @@ def start_agent(portal_server: PortalServer, tmp_path: Path) -> Iterator[Callabl
     started: list[AgentProcess] = []
 
     def start(
-        *, host: str, token: str = "", state_dir: Path | None = None, name: str = "node"
+        *, host: str, token: str = "", state_dir: Path | None = None, name: str = "node", connect_to: str = ""
     ) -> AgentProcess:
         state = state_dir or tmp_path / f"agent-{len(started)}"
         state.mkdir(parents=True, exist_ok=True)
         log_path = state.parent / f"{state.name}.{len(started)}.log"
         args = [sys.executable, "-m", "deployments.agent", "--url", portal_server.url(host)]
-        args += ["--connect-to", portal_server.connect_to, "--state-dir", str(state), "--name", name]
+        args += [
+            "--connect-to",
+            connect_to or portal_server.connect_to,
+            "--state-dir",
+            str(state),
+            "--name",
+            name,
+        ]
         if token:
             args += ["--token", token]
         process = subprocess.Popen(args, cwd=REPO, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
