@@ -198,3 +198,34 @@ def test_agent_killed_mid_migrate_rolls_back_when_it_returns(
     assert run.status == "rolled_back"
     assert "interrupted" in run.error
     assert _app_version(port) == "1.0.0"
+
+
+def test_a_production_deploy_waits_for_another_persons_approval(
+    db, acme, alice, bob, unique, deploy_settings, django_capture_on_commit_callbacks
+):
+    from django.core.exceptions import PermissionDenied
+
+    from portal.accounts.models import User
+    from tenants.members.services import member_create
+
+    with tenant_context(acme):
+        env = services.environment_create(name=f"prod-{unique}", actor=alice.user(), approvals_required=1)
+        release = services.release_create(
+            version=f"1.0.0+{unique}",
+            artifact=ContentFile(build.tarball("1"), name="a.tgz"),
+            manifest=build.manifest(),
+            actor=alice.user(),
+        )
+        run = pipeline.deploy_request(environment=env, release=release, actor=alice.user())
+        assert run.status == "awaiting_approval"
+        with pytest.raises(PermissionDenied, match="own deploy"):
+            pipeline.deploy_approve(run=run, actor=alice.user())
+        with pytest.raises(PermissionDenied):
+            pipeline.deploy_approve(run=run, actor=bob.user())  # developers cannot approve
+        member_create(email=f"ops-{unique}@acme.test", role="operator", password="x" * 16)
+        operator = User.objects.get(email=f"ops-{unique}@acme.test")
+        with django_capture_on_commit_callbacks(execute=True):
+            run = pipeline.deploy_approve(run=run, actor=operator)
+        run.refresh_from_db()
+        assert run.status == "failed"  # approved, then validated: this environment has no agent
+        assert [s.name for s in run.steps.all()][:2] == ["authorize", "validate"]
