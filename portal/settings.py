@@ -486,7 +486,8 @@ AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
 AUDIT_TRUSTED_PUBLIC_KEYS = env.list("AUDIT_TRUSTED_PUBLIC_KEYS", default=[])
 # How events are chained after the writer commits: "thread" (a background chainer per
 # process), "inline" (in the writer's thread) or "celery" (the audit_chain task).
-AUDIT_CHAIN_MODE = env.str("AUDIT_CHAIN_MODE", default="thread")
+# Tests default to "inline": deterministic, and no background thread touches the test database.
+AUDIT_CHAIN_MODE = env.str("AUDIT_CHAIN_MODE", default="inline" if TESTING else "thread")
 AUDIT_CHAIN_BATCH_DELAY = env.float("AUDIT_CHAIN_BATCH_DELAY", default=0.005)
 
 # --- I18N -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
@@ -27,7 +28,11 @@ def test_oscar_sees_the_public_chain_read_only_and_can_verify_it(
     assert b"OK: chain public" in response.content
 
 
-def test_committed_events_are_chained_within_a_second(committed_db: Any, unique: str) -> None:
+@pytest.mark.parametrize("mode", ["thread", "inline"])
+def test_committed_events_are_chained_within_a_second(
+    committed_db: Any, unique: str, settings: Any, mode: str
+) -> None:
+    settings.AUDIT_CHAIN_MODE = mode
     with schema_context("t_acme"):
         with transaction.atomic():
             event = audit.record(action="test.fast_path", payload={"run": unique})
