@@ -119,6 +119,7 @@ SHARED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "axes",
     "django_celery_beat",
     "rest_framework",

@@ -27,6 +27,8 @@ from tenants.members.models import SsoConfig
 
 PROVIDER = "openid_connect"
 PROVIDER_ID = "sso"
+SAML_PROVIDER = "saml"
+SAML_SLUG = "sso"  # allauth's organization slug: /accounts/saml/sso/…
 # When several groups map, the first role in this order wins.
 ROLE_PRECEDENCE = (Role.ORG_ADMIN, Role.OPERATOR, Role.DEVELOPER, Role.AUDITOR, Role.VIEWER)
 SSO_ROLES = tuple(str(role) for role in ROLE_PRECEDENCE)
@@ -58,6 +60,8 @@ def role_from_claims(claims: dict[str, Any], config: SsoConfig) -> str | None:
 
 def claims_of(sociallogin: Any) -> dict[str, Any]:
     data = sociallogin.account.extra_data or {}
+    if sociallogin.account.provider == SAML_PROVIDER:
+        return dict(data)  # SAML attributes (each a list of values)
     claims = dict(data.get("id_token") or {})
     claims.update(data.get("userinfo") or {})
     return claims
@@ -124,6 +128,35 @@ def sso_configure(
     return config
 
 
+def saml_app() -> SocialApp | None:
+    return SocialApp.objects.filter(provider=SAML_PROVIDER, client_id=SAML_SLUG).first()
+
+
+@transaction.atomic
+def saml_configure(
+    *, actor: Any, entity_id: str, sso_url: str, x509cert: str, email_attribute: str = "email"
+) -> SocialApp:
+    """The tenant's SAML IdP (allauth's SAML provider, python3-saml). On/off, JIT and the
+    group → role mapping are shared with OIDC in `SsoConfig` (group attribute = group claim)."""
+    permissions.authorize(actor, "sso.manage")
+    if not (entity_id and sso_url and x509cert):
+        raise ValidationError({"entity_id": "The IdP entity id, SSO URL and certificate are all needed."})
+    app = saml_app() or SocialApp(provider=SAML_PROVIDER, client_id=SAML_SLUG, name="SAML single sign-on")
+    app.settings = {
+        "idp": {"entity_id": entity_id.strip(), "sso_url": sso_url.strip(), "x509cert": x509cert.strip()},
+        "attribute_mapping": {"uid": "uid", "email": email_attribute, "email_verified": "email_verified"},
+        "advanced": {"want_assertion_signed": True, "reject_deprecated_algorithm": True},
+    }
+    app.save()
+    audit.record(
+        action="sso.saml.configure",
+        actor=actor,
+        target=app,
+        payload={"entity_id": entity_id.strip(), "sso_url": sso_url.strip()},
+    )
+    return app
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     """allauth hooks: per-tenant app list, JIT provisioning, group → role sync."""
 
@@ -134,7 +167,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             return []
         apps = super().list_apps(request, provider=provider, client_id=client_id)
         if not sso_config().enabled:
-            apps = [app for app in apps if app.provider != PROVIDER]
+            apps = [app for app in apps if app.provider not in (PROVIDER, SAML_PROVIDER)]
         return apps
 
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
