@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -73,8 +74,12 @@ def _database_url() -> str:
 
 
 class LiveServer:
-    def __init__(self, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.port, self.process, self.log = port, process, log
+    def __init__(self, port: int, process: subprocess.Popen[bytes], log: Path, mail_dir: Path) -> None:
+        self.port, self.process, self.log, self.mail_dir = port, process, log, mail_dir
+
+    def mailbox(self) -> str:
+        """Every email the server sent so far (Django's file backend, one file per connection)."""
+        return "\n".join(path.read_text() for path in sorted(self.mail_dir.glob("*.log")))
 
     def url(self, path: str = "/", host: str | None = None) -> str:
         return f"http://{host or settings.PORTAL_DOMAIN}:{self.port}{path}"
@@ -114,14 +119,19 @@ def _browser_test_database(django_db_setup: None, django_db_blocker: Any) -> Non
 
 
 @pytest.fixture(scope="module")
-def portal_server(platform: Any) -> Iterator[LiveServer]:
+def portal_server(platform: Any, request: Any) -> Iterator[LiveServer]:
     """daphne with the real ASGI app, against this process's test database."""
     _require_chromium()
     if settings.PORTAL_DOMAIN != "localhost":
         pytest.skip("browser journeys need PORTAL_DOMAIN=localhost (Chromium resolves *.localhost)")
     port = _free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
-    log = LOGS / f"daphne-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    log = LOGS / f"daphne-{worker}-{module}.log"
+    mail_dir = LOGS / f"mail-{worker}-{module}"
+    shutil.rmtree(mail_dir, ignore_errors=True)
+    mail_dir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
     env.update(
         DATABASE_URL=_database_url(),
@@ -134,6 +144,8 @@ def portal_server(platform: Any) -> Iterator[LiveServer]:
         AXES_ENABLED="false",
         LOG_FORMAT="plain",
         LOG_LEVEL="WARNING",
+        # Four slashes: django-environ drops the first "/" of the path (an absolute path stays absolute).
+        EMAIL_URL=f"filemail:///{mail_dir}",  # the journeys read invitations from here
     )
     with log.open("wb") as handle:
         process = subprocess.Popen(
@@ -144,8 +156,8 @@ def portal_server(platform: Any) -> Iterator[LiveServer]:
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for(f"http://127.0.0.1:{port}/health/", process, log)
-        yield LiveServer(port, process, log)
+        _wait_for(f"http://127.0.0.1:{port}/health/", process, log, timeout=90.0)
+        yield LiveServer(port, process, log, mail_dir)
     finally:
         process.terminate()
         try:
@@ -160,8 +172,9 @@ def browser(portal_server: LiveServer) -> Iterator[Any]:
     thread, which makes Django refuse ORM calls ("async context"). The journeys' own ORM calls
     are plain sync code, so the check is lifted only while the browser lives, and the loop is
     gone before the next test module on this worker runs."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=20_000)
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
@@ -210,7 +223,9 @@ def journey(browser: Any, portal_server: LiveServer, committed_db: None, request
 
         def page(self, persona: Any = None, *, viewport: dict[str, int] | None = None) -> Any:
             context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
-            context.set_default_timeout(10_000)
+            # Generous: CI machines are shared; a journey that is merely slow must not flake.
+            context.set_default_timeout(30_000)
+            context.set_default_navigation_timeout(30_000)
             context.add_init_script(CSP_LISTENER)
             if persona is not None:
                 from tests.conftest import session_for

@@ -6,6 +6,7 @@ secret it creates never leak into the shared Acme/Globex personas.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from typing import Any
@@ -115,3 +116,31 @@ def test_an_owner_creates_a_secret_reveals_it_with_step_up_and_finds_the_reveal_
         expect(page.locator("main")).to_contain_text("vault.secret.reveal")
         expect(page.locator("main")).to_contain_text("prod/db/password")
         expect(page.locator("main")).not_to_contain_text(value)
+
+
+def test_an_owner_invites_a_developer_who_accepts_and_cannot_see_billing(journey, fresh_owner):
+    slug = fresh_owner.host.split(".")[0]
+    invitee = f"dev-{secrets.token_hex(3)}@{slug}.test"
+    with journey("invite-accept-no-billing") as j:
+        j.allow("the server responded with a status of 403")  # the developer's /billing/ answer
+        owner = j.page(fresh_owner)
+        owner.goto(j.server.tenant_url(slug, "/members/"))
+        owner.get_by_label("Email address").fill(invitee)
+        owner.locator("#id_role").select_option("developer")  # the invitation form's role
+        owner.get_by_role("button", name="Send invitation").click()
+        expect(owner.locator(".messages")).to_contain_text(f"Invitation sent to {invitee}")
+
+        found = re.search(r"https?://\S+/members/invitations/accept/[\w-]+/", j.server.mailbox())
+        assert found, "no invitation link in the mail the server sent"
+        developer = j.page()
+        developer.goto(found.group(0))
+        developer.get_by_label("Your name").fill("Bob Builder")
+        developer.locator("#id_password1").fill(PASSWORD)
+        developer.locator("#id_password2").fill(PASSWORD)
+        developer.get_by_role("button", name="Create my account").click()
+        expect(developer.locator(".messages")).to_contain_text(f"Welcome to Tenant {slug}")
+        nav = developer.get_by_role("navigation", name="Main")
+        expect(nav.get_by_role("link", name="Vault")).to_be_visible()
+        expect(nav.get_by_role("link", name="Billing")).to_have_count(0)
+        developer.goto(j.server.tenant_url(slug, "/billing/"))
+        expect(developer.get_by_role("heading", level=1)).to_have_text("You don't have access to this page")
