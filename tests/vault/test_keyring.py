@@ -164,7 +164,11 @@ def kms_endpoint():
             time.sleep(0.2)
     yield url
     process.terminate()
-    process.wait(10)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(30)
 
 
 def test_kms_wraps_data_keys_and_binds_them_to_the_tenant(kms_endpoint, acme, alice, db, monkeypatch):
