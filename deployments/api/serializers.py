@@ -154,6 +154,13 @@ class LogLineSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
+class LogLinesSerializer(serializers.Serializer):
+    lines = LogLineSerializer(many=True)
+    truncated = serializers.BooleanField(
+        help_text="More lines matched than `limit`; narrow the filter or export CSV."
+    )
+
+
 class AllowedCommandSerializer(AllowListModelSerializer):
     class Meta:
         model = TerminalAllowedCommand

@@ -32,6 +32,8 @@ _READ = "deployments.read"
 _LOG_PARAMS = [
     OpenApiParameter("level", str, description="Minimum level: debug, info, warning, error, critical"),
     OpenApiParameter("search", str, description="Case-insensitive text search"),
+    OpenApiParameter("export", str, enum=["csv"], description="csv: stream every matching line as CSV"),
+    OpenApiParameter("limit", int, description="At most this many lines as JSON (default 1000, max 10000)"),
 ]
 
 
@@ -104,7 +106,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             s.AgentSerializer(services.agent_revoke(agent=self.get_object(), actor=request.user)).data
         )
 
-    @extend_schema(parameters=_LOG_PARAMS, responses={200: s.LogLineSerializer(many=True)})
+    @extend_schema(parameters=_LOG_PARAMS, responses={200: s.LogLinesSerializer})
     @action(detail=True, methods=["get"])
     def logs(self, request: Request, pk: str) -> Any:
         return _logs(request, selectors.log_chunks_for(agent=self.get_object()), f"agent-{pk}")
@@ -167,7 +169,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def cancel(self, request: Request, pk: str) -> Response:
         return Response(s.RunSerializer(pipeline.run_cancel(run=self.get_object(), actor=request.user)).data)
 
-    @extend_schema(parameters=_LOG_PARAMS, responses={200: s.LogLineSerializer(many=True)})
+    @extend_schema(parameters=_LOG_PARAMS, responses={200: s.LogLinesSerializer})
     @action(detail=True, methods=["get"])
     def logs(self, request: Request, pk: str) -> Any:
         return _logs(request, selectors.log_chunks_for(run=self.get_object()), f"run-{pk}")
@@ -175,7 +177,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
 def _logs(request: Request, chunks: Any, name: str) -> Any:
     level, search = request.query_params.get("level", ""), request.query_params.get("search", "")
-    if request.query_params.get("format") == "csv" or request.accepted_renderer.format == "csv":
+    if request.query_params.get("export") == "csv":
         response = StreamingHttpResponse(
             logstore.csv_rows(chunks, level=level, search=search), content_type="text/csv"
         )
@@ -193,7 +195,7 @@ def _logs(request: Request, chunks: Any, name: str) -> Any:
         }
         for chunk, line in logstore.lines_matching(chunks, level=level, search=search, limit=limit)
     ]
-    return Response(lines)
+    return Response({"lines": lines, "truncated": len(lines) >= limit})
 
 
 class AllowedCommandViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

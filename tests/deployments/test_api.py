@@ -89,3 +89,24 @@ def test_everything_is_in_the_openapi_schema(db):
         "/api/v1/deployments/terminal-sessions/{id}/recording/",
     ):
         assert expected in paths, expected
+
+
+def test_logs_are_filtered_searched_and_exported_as_csv(client_for, acme, bob, unique):
+    from django_tenants.utils import tenant_context
+
+    from deployments import logstore
+    from deployments.models import Agent, Environment
+
+    with tenant_context(acme):
+        env = Environment.objects.create(name=f"logapi-{unique}")
+        agent = Agent.objects.create(name="n", environment=env, public_key=f"l{unique}", host_fingerprint="h")
+        lines = [[1.0, "info", "stdout", "GET /health 200"], [2.0, "error", "stderr", "db timeout"]]
+        logstore.chunk_store(agent_id=agent.pk, seq=1, run_id=None, lines=lines)
+    api = client_for(bob)
+    body = api.get(f"/api/v1/deployments/agents/{agent.pk}/logs/?level=warning").json()
+    assert [line["text"] for line in body["lines"]] == ["db timeout"]
+    body = api.get(f"/api/v1/deployments/agents/{agent.pk}/logs/?search=HEALTH").json()
+    assert [line["level"] for line in body["lines"]] == ["info"]
+    response = api.get(f"/api/v1/deployments/agents/{agent.pk}/logs/?export=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    assert b"db timeout" in b"".join(response.streaming_content)
