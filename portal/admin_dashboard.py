@@ -2,9 +2,8 @@
 
 `console_urls(site)` returns the console's extra admin URLs (dashboard, support access)
 wrapped in `site.admin_view`, so they carry whatever protection the admin site has
-(staff login, and OTP once the site is an OTPAdminSite). An AdminSite subclass adds them
-with `console_urls(self) + super().get_urls()`; until then urls_public mounts them in front
-of `admin.site.urls`.
+(staff login plus OTP: the site is identity's OperatorAdminSite, whose `get_urls()` adds
+them in front of the admin's own URLs).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ login page. Extend this class (e.g. `get_urls`) to add console pages.
 
 from __future__ import annotations
 
+from django.urls import URLPattern, URLResolver
 from django_otp.admin import OTPAdminSite
 
 
@@ -20,3 +21,9 @@ class OperatorAdminSite(OTPAdminSite):
     def __init__(self, name: str = "admin") -> None:
         # OTPAdminSite defaults its name (and URL namespace) to "otpadmin"; keep "admin".
         super().__init__(name=name)
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        # The console's own pages (platform status, support access), behind the same OTP check.
+        from portal.admin_dashboard import console_urls
+
+        return [*console_urls(self), *super().get_urls()]

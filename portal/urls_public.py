@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from portal.admin_dashboard import console_urls
 from tenants import views as tenant_views
 
 handler400 = "portal.views.bad_request"
@@ -18,9 +17,6 @@ urlpatterns = [
     path("signup/", tenant_views.signup, name="signup"),
     path("signup/<str:token>/", tenant_views.signup_status, name="signup-status"),
     path("login/", tenant_views.find_workspace, name="find-workspace"),
-    # The console's own admin pages (dashboard, support access); move into the admin
-    # site's get_urls() once it is a custom AdminSite.
-    path("admin/", include(console_urls(admin.site))),
     path("admin/", admin.site.urls),
     path("billing/", include("tenants.billing.urls")),
     path("api/v1/", include("portal.urls_api")),

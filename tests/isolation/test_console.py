@@ -72,3 +72,14 @@ def test_mallorys_dashboard_shows_only_globex(client_for, mallory):
     assert "Globex" in body
     assert "Acme" not in body
     assert "alice@acme.test" not in body
+
+
+@pytest.mark.parametrize("path", ["/admin/dashboard/", "/admin/support/{acme}/"])
+def test_oscars_password_alone_does_not_open_the_console(anon_client, oscar, acme, path):
+    """The console pages sit behind the OTP admin site: a session without a verified device
+    (a stolen password) gets the login page, like the rest of the admin."""
+    client = anon_client()
+    client.force_login(oscar.user(), backend="django.contrib.auth.backends.ModelBackend")
+    response = client.get(path.format(acme=acme.pk))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
