@@ -16,6 +16,9 @@ from deployments import conf
 from deployments.agent.protocol import LEVELS, detect_level
 from deployments.models import Agent, LogChunk
 
+_STREAMS = frozenset(("stdout", "stderr", "agent"))
+_LEVELS = frozenset(LEVELS)
+
 
 def clean_lines(raw: Any) -> list[list]:
     """[[ts, level, stream, text], …], bounded; anything malformed is dropped."""
@@ -24,14 +27,17 @@ def clean_lines(raw: Any) -> list[list]:
     max_lines, max_chars = conf.get("DEPLOY_LOG_BATCH_MAX_LINES"), conf.get("DEPLOY_LOG_LINE_MAX_CHARS")
     lines = []
     for item in raw[:max_lines]:
-        if not isinstance(item, list) or len(item) != 4:
+        try:
+            ts, level, stream, text = item
+        except (TypeError, ValueError):
             continue
-        ts, level, stream, text = item
-        if not isinstance(ts, int | float) or not isinstance(text, str):
+        if type(text) is not str or type(ts) not in (float, int):
             continue
-        stream = stream if stream in ("stdout", "stderr", "agent") else "stdout"
-        level = level if level in LEVELS else detect_level(text, stream)
-        lines.append([float(ts), level, stream, text[:max_chars]])
+        if stream not in _STREAMS:
+            stream = "stdout"
+        if level not in _LEVELS:
+            level = detect_level(text, stream)
+        lines.append([ts, level, stream, text if len(text) <= max_chars else text[:max_chars]])
     return lines
 
 
@@ -41,6 +47,20 @@ def chunk_store(*, agent_id: int, seq: int, run_id: int | None, lines: list[list
     if lines:
         LogChunk.objects.create(agent_id=agent_id, run_id=run_id, seq=seq, line_count=len(lines), lines=lines)
     Agent.objects.filter(pk=agent_id, last_seq__lt=seq).update(last_seq=seq)
+
+
+@transaction.atomic
+def chunks_store(*, agent_id: int, batches: list[tuple[int, int | None, list[list]]]) -> None:
+    """Persist several batches in one write (the agent socket's background store)."""
+    LogChunk.objects.bulk_create(
+        [
+            LogChunk(agent_id=agent_id, run_id=run_id, seq=seq, line_count=len(lines), lines=lines)
+            for seq, run_id, lines in batches
+            if lines
+        ]
+    )
+    top = max(seq for seq, _, _ in batches)
+    Agent.objects.filter(pk=agent_id, last_seq__lt=top).update(last_seq=top)
 
 
 def logs_purge(*, now: datetime | None = None) -> int:

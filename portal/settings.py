@@ -214,8 +214,20 @@ def _database() -> dict:
         url = "postgres://invalid-set-DATABASE_URL-or-use-make-run@127.0.0.1:1/tenantry"
     config = env.db_url_config(url)
     config["ENGINE"] = "django_tenants.postgresql_backend"
-    config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    config["CONN_HEALTH_CHECKS"] = True
+    # Under ASGI every request's sync code runs in a thread of its own, so persistent
+    # per-thread connections (CONN_MAX_AGE) would pile up; a psycopg pool per process is
+    # the right shape. Each borrowed connection gets its search_path set by django-tenants
+    # on every cursor, so a pooled connection never carries another tenant's schema.
+    if env.bool("DB_POOL", default=True):
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN", default=1),
+            "max_size": env.int("DB_POOL_MAX", default=20),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        }
+        config["CONN_MAX_AGE"] = 0
+    else:
+        config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+        config["CONN_HEALTH_CHECKS"] = True
     config.setdefault("TEST", {})
     return config
 
@@ -283,14 +295,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_KEY_PREFIX}"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-
-# --- Sessions, auth, security -----------------------------------------------------------
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log JSON lines through LOGGING below
 # Periodic jobs. django-celery-beat's DatabaseScheduler copies these into its tables at
 # start-up, where the operator can pause or re-time them in the admin. Apps add entries.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "tenants.pool_refill": {"task": "tenants.tasks.pool_refill", "schedule": 300.0},
 }
+
+# --- Sessions, auth, security -----------------------------------------------------------
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=PRODUCTION)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES

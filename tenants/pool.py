@@ -21,6 +21,7 @@ import secrets
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
@@ -31,7 +32,8 @@ from tenants.models import SpareSchema
 
 log = logging.getLogger(__name__)
 TEMPLATE_SCHEMA = "tenant_template"
-_REFILL_LOCK = 0x7E_0001  # pg_advisory_lock key: one refill at a time per database
+_REFILL_LOCK = "tenants:pool-refill-lock"
+_REFILL_LOCK_SECONDS = 900  # released at the end; expires by itself if a worker dies mid-refill
 
 
 @lru_cache(maxsize=1)
@@ -128,13 +130,16 @@ def pool_level() -> int:
 
 
 def pool_refill(size: int | None = None) -> dict[str, int]:
-    """Bring the pool to `size` fresh spares. Serialised by an advisory lock."""
+    """Bring the pool to `size` fresh spares. One refill at a time per installation.
+
+    The guard is a Redis lock, not a PostgreSQL session lock: building the template runs
+    django-tenants' migrate path, which closes the database connection midway, and a
+    session lock would be lost (or, with connection pooling, leak onto a pooled connection).
+    """
     target = settings.TENANT_POOL_SIZE if size is None else size
     connection.set_schema_to_public()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_REFILL_LOCK])
-        if not cursor.fetchone()[0]:
-            return {"built": 0, "dropped": 0, "level": pool_level(), "busy": 1}
+    if not cache.add(_REFILL_LOCK, "1", timeout=_REFILL_LOCK_SECONDS):
+        return {"built": 0, "dropped": 0, "level": pool_level(), "busy": 1}
     try:
         dropped = spares_drop_stale()
         template_ensure()
@@ -144,5 +149,5 @@ def pool_refill(size: int | None = None) -> dict[str, int]:
             built += 1
         return {"built": built, "dropped": dropped, "level": pool_level(), "busy": 0}
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_REFILL_LOCK])
+        connection.set_schema_to_public()
+        cache.delete(_REFILL_LOCK)

@@ -8,7 +8,7 @@ are processed in order, at most once (by sequence number), then acked.
 from __future__ import annotations
 
 import asyncio
-import time
+import json
 from typing import Any
 
 from deployments import conf, logstore, pipeline, services
@@ -23,7 +23,9 @@ class AgentConsumer(JsonConsumer):
     async def connect(self) -> None:
         self.agent_id = None
         self.pending: tuple[int, str] | None = None
-        self.last_seq = 0
+        self.last_seq = self.stored_seq = 0
+        self.unstored: list[tuple[int, int | None, list]] = []
+        self.store_task: asyncio.Future | None = None
         self.known_runs: dict[int, bool] = {}
         self.term_sessions: set[int] = set()
         await self.accept()
@@ -79,6 +81,7 @@ class AgentConsumer(JsonConsumer):
                 return
             self.deadline.cancel()
             self.agent_id, self.last_seq = agent_id, result["last_seq"]
+            self.stored_seq = self.last_seq
             await self.channel_layer.group_add(services.agent_group(agent_id, self.schema), self.channel_name)
             await self.send_json({"type": "welcome", **result})
             for command in await self._pending_commands():
@@ -117,16 +120,35 @@ class AgentConsumer(JsonConsumer):
 
     # --- reliable messages --------------------------------------------------------------
     async def _reliable(self, content: dict) -> None:
+        """In order, at most once. Log batches are stored in the background (several per
+        write) and acked cumulatively once stored; events wait for earlier logs first."""
         seq, kind, data = content.get("seq"), content.get("kind"), content.get("data")
         if not isinstance(seq, int) or not isinstance(data, dict):
             return
-        if seq > self.last_seq:
-            if kind == "logs":
-                await self._logs(seq, data)
-            elif kind in ("step", "result"):
-                await self._event(seq, kind, data)
-            self.last_seq = seq
+        if seq <= self.last_seq:
+            if seq <= self.stored_seq:
+                await self.send_json({"type": "ack", "seq": seq})
+            return
+        self.last_seq = seq
+        if kind == "logs":
+            await self._logs(seq, data)
+            return
+        await self._drain()
+        if kind in ("step", "result"):
+            await self._event(seq, kind, data)
+        self.stored_seq = seq
         await self.send_json({"type": "ack", "seq": seq})
+
+    async def _drain(self) -> None:
+        while self.store_task is not None and not self.store_task.done():
+            await asyncio.shield(self.store_task)
+
+    async def _store_worker(self) -> None:
+        while self.unstored:
+            batch, self.unstored = self.unstored, []
+            await self._store_many(batch)
+            self.stored_seq = batch[-1][0]
+            await self.send_json({"type": "ack", "seq": self.stored_seq})
 
     async def _logs(self, seq: int, data: dict) -> None:
         lines = logstore.clean_lines(data.get("lines"))
@@ -135,19 +157,24 @@ class AgentConsumer(JsonConsumer):
             self.known_runs[run_id] = await self._run_targets_me(run_id)
         run_id = run_id if self.known_runs.get(run_id) else None
         # Viewers first (the live path), storage second; a full viewer channel drops, never blocks.
-        event = {"type": "log.lines", "lines": lines, "agent": self.agent_id, "run": run_id, "t": time.time()}
+        # The batch is JSON-encoded once here; viewers forward the text without re-encoding it.
+        event = {"type": "log.lines", "n": len(lines), "chunk": f"[{self.agent_id},{json.dumps(lines)}]"}
         await self.channel_layer.group_send(logs_group(self.schema, "agent", self.agent_id), event)
         if run_id is not None:
             await self.channel_layer.group_send(logs_group(self.schema, "run", run_id), event)
-        await self._store_logs(seq, run_id, lines)
+        # Stored in the background, several batches per write, acked once stored (an acked line
+        # is a stored line); the agent's window of unacked batches paces it.
+        self.unstored.append((seq, run_id, lines))
+        if self.store_task is None or self.store_task.done():
+            self.store_task = asyncio.ensure_future(self._store_worker())
 
     @tenant_sync
     def _run_targets_me(self, run_id: int) -> bool:
         return pipeline.run_targets_agent(run_id=run_id, agent_id=self.agent_id)
 
     @tenant_sync
-    def _store_logs(self, seq: int, run_id: int | None, lines: list) -> None:
-        logstore.chunk_store(agent_id=self.agent_id, seq=seq, run_id=run_id, lines=lines)
+    def _store_many(self, batch: list[tuple[int, int | None, list]]) -> None:
+        logstore.chunks_store(agent_id=self.agent_id, batches=batch)
 
     @tenant_sync
     def _event(self, seq: int, kind: str, data: dict) -> None:

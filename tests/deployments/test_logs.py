@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from asgiref.sync import sync_to_async
@@ -79,9 +80,9 @@ async def test_a_browser_gets_an_agents_lines_live_and_they_are_stored(
     async with asyncio.timeout(15):
         while len(received) < 3:
             frame = await viewer.receive_json_from(timeout=15)
-            received += frame.get("lines", [])
-    assert [line[3] for line in received] == ["info", "warning", "error"]
-    assert received[2][5] == "ERROR cannot reach db"
+            received += [line for _, lines in frame["batches"] for line in lines]
+    assert [line[1] for line in received] == ["info", "warning", "error"]
+    assert received[2][3] == "ERROR cannot reach db"
     await viewer.disconnect()
 
     def stored():
@@ -113,14 +114,15 @@ async def test_a_flood_is_bounded_and_a_slow_viewer_never_blocks_the_sender(
     for _ in range(300):  # 30,000 lines at a viewer that reads nothing meanwhile
         await layer.group_send(
             logs_group(acme.schema_name, "agent", agent_id),
-            {"type": "log.lines", "lines": [line] * 100, "agent": agent_id, "run": None, "t": time.time()},
+            {"type": "log.lines", "n": 100, "chunk": json.dumps([agent_id, [line] * 100])},
         )
     assert time.monotonic() - started < 10  # the sender never waited for the viewer
     total, dropped, frames = 0, 0, 0
     while total + dropped < 30_000:
         frame = await viewer.receive_json_from(timeout=8)
-        assert len(frame["lines"]) <= 1000
-        total, dropped, frames = total + len(frame["lines"]), dropped + frame["dropped"], frames + 1
+        count = sum(len(lines) for _, lines in frame["batches"])
+        assert count == frame["n"] <= 1000
+        total, dropped, frames = total + count, dropped + frame["dropped"], frames + 1
     assert 0 < total <= 1000 * frames < 30_000  # one bounded buffer per frame, never the whole flood
     assert total + dropped == 30_000  # and the viewer is told how many it missed
     await viewer.disconnect()
