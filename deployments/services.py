@@ -62,6 +62,7 @@ def environment_create(
     environment = Environment.objects.create(
         name=name, description=description, is_production=is_production, approvals_required=approvals_required
     )
+    signing.release_key_active(actor=actor)  # agents pin the release key when they enrol
     audit.record(action="deployments.environment.created", actor=actor, target=environment)
     return environment
 
@@ -309,7 +310,7 @@ def release_create(*, version: str, artifact: File, manifest: Any, actor: Any, n
         created_by=actor,
     )
     release.artifact.save(f"{version}-{sha256[:12]}.tar.gz", artifact, save=False)
-    release.signing_key, release.signature = signing.release_sign(release=release)
+    release.signing_key, release.signature = signing.release_sign(release=release, actor=actor)
     release.save()
     audit.record(
         action="deployments.release.created",

@@ -1,9 +1,10 @@
 """Ed25519 keys: the tenant's release-signing key and agent challenge verification.
 
-The private release key must live in the vault. Until the vault app exposes a service to
-store and read a secret, `_vault_put` / `_vault_get` wrap it with AES-256-GCM under a key
-derived from `VAULT_KEK` (else `SECRET_KEY`), bound to the schema as AAD. These two
-functions are the only place to change when the vault API lands.
+The private release key lives in the vault as the secret `deployments/release-signing/<id>`
+(environment `release-signing`), created through `vault.services.secret_create` and read
+back through `vault.services.resolve_references` as the system (each use is audited by the
+vault). Keys stored before that (`sealed:` references: AES-256-GCM under a key derived from
+`VAULT_KEK`/`SECRET_KEY`) are still readable.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -51,34 +53,58 @@ def _wrapping_key() -> bytes:
     return hashlib.sha256(b"tenantry-release-key-wrap\x00" + material).digest()
 
 
-def _vault_put(raw_private: bytes) -> str:
-    nonce = os.urandom(12)
-    sealed = AESGCM(_wrapping_key()).encrypt(nonce, raw_private, connection.schema_name.encode())
-    return "sealed:" + b64(nonce + sealed)
+VAULT_ENVIRONMENT = "release-signing"
+
+
+def _vault_put(raw_private: bytes, *, actor: Any) -> str:
+    from vault.services import secret_create
+
+    name = f"deployments/release-signing/{os.urandom(6).hex()}"
+    secret_create(
+        actor=actor,
+        name=name,
+        value=b64(raw_private),
+        environment=VAULT_ENVIRONMENT,
+        description="Ed25519 release-signing key of the deployments app",
+    )
+    return f"vault:{name}"
 
 
 def _vault_get(ref: str) -> bytes:
+    if ref.startswith("vault:"):
+        from vault.services import resolve_references
+
+        name = ref[len("vault:") :]
+        return unb64(resolve_references(f"${{vault:{name}}}", environment=VAULT_ENVIRONMENT, actor=None))
     if not ref.startswith("sealed:"):
         raise ValueError("unknown release-key reference")
     blob = unb64(ref[len("sealed:") :])
     return AESGCM(_wrapping_key()).decrypt(blob[:12], blob[12:], connection.schema_name.encode())
 
 
-def release_key_active() -> ReleaseKey:
-    """The tenant's signing key, created on first use."""
+class NoReleaseKey(LookupError):
+    pass
+
+
+def release_key_active(*, actor: Any = None) -> ReleaseKey:
+    """The tenant's signing key; created on first use when an `actor` (vault.write) is given."""
     key = ReleaseKey.objects.filter(is_active=True).order_by("-id").first()
     if key is not None:
         return key
+    if actor is None:
+        raise NoReleaseKey("This organisation has no release-signing key yet; create an environment first.")
     private = Ed25519PrivateKey.generate()
     raw_private = private.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
     raw_public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return ReleaseKey.objects.create(public_key=b64(raw_public), private_key_ref=_vault_put(raw_private))
+    return ReleaseKey.objects.create(
+        public_key=b64(raw_public), private_key_ref=_vault_put(raw_private, actor=actor)
+    )
 
 
-def release_sign(*, release: Release) -> tuple[ReleaseKey, str]:
-    key = release_key_active()
+def release_sign(*, release: Release, actor: Any) -> tuple[ReleaseKey, str]:
+    key = release_key_active(actor=actor)
     private = Ed25519PrivateKey.from_private_bytes(_vault_get(key.private_key_ref))
     message = release_payload(
         tenant=connection.schema_name,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import connection, transaction
 from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -48,18 +48,23 @@ class AgentEnrollView(APIView):
     def post(self, request: Request) -> Response:
         data = EnrollIn(data=request.data)
         data.is_valid(raise_exception=True)
-        agent = services.agent_enroll(
-            raw_token=data.validated_data["token"],
-            public_key=data.validated_data["public_key"],
-            host_fingerprint=data.validated_data["host_fingerprint"],
-            name=data.validated_data["name"],
-            agent_version=data.validated_data["agent_version"],
-        )
+        with transaction.atomic():  # no release key to pin: the enrolment (and token use) is undone
+            agent = services.agent_enroll(
+                raw_token=data.validated_data["token"],
+                public_key=data.validated_data["public_key"],
+                host_fingerprint=data.validated_data["host_fingerprint"],
+                name=data.validated_data["name"],
+                agent_version=data.validated_data["agent_version"],
+            )
+            try:
+                release_key = signing.release_key_active().public_key
+            except signing.NoReleaseKey as exc:
+                raise services.EnrollmentRefused(str(exc)) from exc
         body = {
             "agent_id": agent.pk,
             "environment": agent.environment.name,
             "tenant": connection.schema_name,
-            "release_public_key": signing.release_key_active().public_key,
+            "release_public_key": release_key,
             "heartbeat_seconds": conf.get("DEPLOY_HEARTBEAT_SECONDS"),
         }
         return Response(EnrollOut(body).data, status=status.HTTP_201_CREATED)
