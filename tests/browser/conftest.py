@@ -198,13 +198,15 @@ class Problems(list):
         if not any(text in item for text in self.allowed):
             super().append(item)
 
+    def _request_failed(self, request: Any) -> None:
+        # ERR_ABORTED: the page navigated on before a sub-resource (e.g. the favicon) arrived.
+        if request.failure and "ERR_ABORTED" not in request.failure:
+            self.append(f"request failed: {request.method} {request.url}: {request.failure}")
+
     def watch(self, page: Any) -> Any:
         page.on("console", lambda msg: msg.type == "error" and self.append(f"console: {msg.text}"))
         page.on("pageerror", lambda exc: self.append(f"pageerror: {exc}"))
-        page.on(
-            "requestfailed",
-            lambda req: self.append(f"request failed: {req.method} {req.url}: {req.failure}"),
-        )
+        page.on("requestfailed", self._request_failed)
         return page
 
 
