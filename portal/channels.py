@@ -61,6 +61,13 @@ def _load_session_user(tenant: Any, session_key: str | None) -> tuple[Any, Any]:
         request.session = engine.SessionStore(session_key)
         user = get_user(request) if session_key else AnonymousUser()
         if getattr(user, "is_authenticated", False):
+            from tenants.members.mfa import session_passes_mfa_gate
+
+            # The HTTP MFA middleware does not run for websockets: a member who has (or
+            # must have) a second factor but has not passed the challenge in this session
+            # is anonymous here.
+            if not session_passes_mfa_gate(request.session, user):
+                return request.session, AnonymousUser()
             # Touch the role now, inside the schema, so consumers never lazy-load later.
             _ = user.role
         return request.session, user

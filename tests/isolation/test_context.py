@@ -132,3 +132,26 @@ async def test_websocket_resolves_the_tenant_from_host(committed_db, alice, mall
     # Unknown hosts are refused before any consumer runs.
     connected, _ = await _whoami("nobody.localhost", alice_cookie)
     assert not connected
+
+
+def _cookie_without_mfa(persona) -> list[tuple[bytes, bytes]]:
+    """A signed-in session of a member who has a factor but never passed the challenge."""
+    from importlib import import_module
+
+    from tenants.members.mfa import DEVICE_ID_SESSION_KEY
+
+    key = session_for(persona)
+    with schema_context(persona.schema_name):
+        session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+        session.pop(DEVICE_ID_SESSION_KEY, None)
+        session.save()
+    return [(b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode())]
+
+
+async def test_websocket_needs_the_mfa_challenge_passed(committed_db, alice):
+    from asgiref.sync import sync_to_async
+
+    cookie = await sync_to_async(_cookie_without_mfa)(alice)
+    connected, code = await _whoami(alice.host, cookie)
+    assert not connected
+    assert code == 4401
