@@ -33,12 +33,12 @@ def test_rotation_needed_api(api_for, alice, acme):
     secret = api.create(name="app/monthly", rotation_policy="monthly")
     with tenant_context(acme):
         _age(Secret.objects.get(pk=secret["id"]), 31)
-    listed = api.get("/rotation-needed/").json()
+    listed = api.get("/rotation-needed/").json()["results"]
     assert [s["name"] for s in listed] == ["app/monthly"]
     assert api.get("/stats/").json()["rotation_needed"] == 1
     rotated = api.post(f"/secrets/{secret['id']}/rotate/", {"value": "fresh", "reason": "policy"})
     assert rotated.status_code == 200
-    assert api.get("/rotation-needed/").json() == []
+    assert api.get("/rotation-needed/").json()["results"] == []
 
 
 def test_sweep_reports_overdue_once_and_reminds_the_owner(acme, alice, db):

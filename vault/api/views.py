@@ -6,7 +6,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api import CursorPagination
 from tenants.members.permissions import HasPermission, authorize
 from vault import access, rules, selectors, services
 from vault.api import serializers as s
@@ -221,12 +222,19 @@ class StatsView(APIView):
         return Response(selectors.vault_stats())
 
 
-class RotationNeededView(APIView):
+class RotationNeededPagination(CursorPagination):
+    ordering = "id"
+
+
+@extend_schema(summary="Secrets due or overdue for rotation")
+class RotationNeededView(generics.ListAPIView):
+    """Paginated like every list (a tenant can have thousands of overdue secrets)."""
+
     permission_classes = [IsAuthenticated, HasPermission]
     required_permission = "vault.read"
+    serializer_class = s.SecretSerializer
+    pagination_class = RotationNeededPagination
+    filter_backends: list = []
 
-    @extend_schema(
-        summary="Secrets due or overdue for rotation", responses={200: s.SecretSerializer(many=True)}
-    )
-    def get(self, request: Request) -> Response:
-        return Response(s.SecretSerializer(selectors.rotation_needed()[:500], many=True).data)
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.rotation_needed()
