@@ -44,19 +44,26 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        plan, next_path = data.get("plan"), "/"
+        if plan is not None and plan.monthly_price_cents and editions.enabled("billing"):
+            # A paid plan starts on Free; Stripe Checkout (after the hand-off) upgrades it
+            # once the webhook confirms payment.
+            plan, next_path = None, f"/billing/?subscribe={data['plan'].slug}"
         try:
             tenant = services.tenant_create(
                 slug=data["slug"],
                 name=data["name"],
                 admin_email=data["email"],
                 admin_password=data["password"],
-                plan=data.get("plan"),
+                plan=plan,
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            token = signing.dumps({"t": tenant.pk, "e": data["email"].lower()}, salt=HANDOFF_SALT)
+            token = signing.dumps(
+                {"t": tenant.pk, "e": data["email"].lower(), "n": next_path}, salt=HANDOFF_SALT
+            )
             return redirect("signup-status", token=token)
     return render(request, "public/signup.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -70,7 +77,9 @@ def signup_status(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("Unknown signup") from exc
     context = {"tenant": tenant, "token": token}
     if tenant.is_ready:
-        handoff = signing.dumps({"e": data["e"], "s": tenant.schema_name}, salt=HANDOFF_SALT)
+        handoff = signing.dumps(
+            {"e": data["e"], "s": tenant.schema_name, "n": data.get("n", "/")}, salt=HANDOFF_SALT
+        )
         base = tenant_login_url(tenant).removesuffix("/accounts/login/")
         context["continue_url"] = f"{base}/welcome/{handoff}/"
         if not request.htmx:
@@ -94,7 +103,8 @@ def welcome(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404("Unknown account")
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, f"Welcome to {request.tenant.name}. Your portal is ready.")
-    return redirect("/")
+    next_path = str(data.get("n") or "/")
+    return redirect(next_path if next_path.startswith("/") and not next_path.startswith("//") else "/")
 
 
 @require_http_methods(["GET", "POST"])

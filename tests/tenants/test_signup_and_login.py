@@ -83,3 +83,19 @@ def test_central_login_offers_every_tenant_of_an_email(db, acme, globex):
     body = mail.outbox[0].body
     assert "acme.localhost" in body
     assert "globex.localhost" in body
+
+
+def test_a_paid_plan_starts_free_and_goes_to_checkout(anon_client, db, settings):
+    from tenants.models import Plan
+
+    settings.BILLING_ENABLED = True
+    pool.spare_build()
+    team = Plan.objects.get(slug="team")
+    client = anon_client()
+    response = client.post("/signup/", {**GOOD, "plan": team.pk})
+    welcome = client.get(response["Location"])["Location"]
+    tenant = Tenant.objects.get(slug="soylent")
+    assert tenant.plan.slug == "free"  # nothing paid for yet
+    landed = Client(HTTP_HOST="soylent.localhost").get(welcome.split(":8000", 1)[1])
+    assert landed.status_code == 302
+    assert landed["Location"] == "/billing/?subscribe=team"
