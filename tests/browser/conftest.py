@@ -102,22 +102,6 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
     raise RuntimeError(f"daphne did not answer {url} within {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _browser_test_database(django_db_setup: None, django_db_blocker: Any) -> None:
-    """Make sure the test database exists even when only journeys run.
-
-    pytest-django creates test databases only for tests that use `db`, `transactional_db`,
-    `live_server` or a `django_db` mark; journeys use `committed_db`, which is none of those,
-    so `pytest tests/browser` alone would otherwise talk to the real database.
-    """
-    from django.db import connection
-    from django.test.utils import setup_databases
-
-    if not connection.settings_dict["NAME"].startswith("test_"):
-        with django_db_blocker.unblock():
-            setup_databases(verbosity=0, interactive=False, aliases={"default"})
-
-
 @pytest.fixture(scope="module")
 def portal_server(platform: Any, request: Any) -> Iterator[LiveServer]:
     """daphne with the real ASGI app, against this process's test database."""
