@@ -59,6 +59,7 @@ class Connection:
         self.ws: Any = None
         self.stopping = False
         self.tasks: set[asyncio.Task] = set()
+        self.on_ack: dict[int, Callable[[], None]] = {}
 
     # --- what the rest of the agent calls -------------------------------------------------
     def log(
@@ -154,8 +155,11 @@ class Connection:
 
     def _acked(self, seq: int) -> None:
         while self.outbox and self.outbox[0][0] <= seq:
-            _, message = self.outbox.popleft()
+            done, message = self.outbox.popleft()
             self.outbox_lines -= message.get("w", 1)
+            callback = self.on_ack.pop(done, None)
+            if callback is not None:
+                callback()
 
     async def _dispatch(self, message: dict) -> None:
         kind = message.get("type")
@@ -204,7 +208,11 @@ class Connection:
 
 
 async def tail_file(conn: Connection, path: Path, *, interval: float = 0.1) -> None:
-    """Ship an app log file line by line; pause reading (not dropping) when the outbox is full."""
+    """Ship an app log file line by line; pause reading (not dropping) when the outbox is full.
+
+    The saved read offset only moves when the portal has acked (stored) the lines, so an agent
+    that dies with lines in memory reads them again on restart: at least once, never lost.
+    """
     offset_file = path.with_suffix(path.suffix + ".offset")
     offset = int(offset_file.read_text() or 0) if offset_file.exists() else 0
     while not conn.stopping:
@@ -220,5 +228,10 @@ async def tail_file(conn: Connection, path: Path, *, interval: float = 0.1) -> N
                 for line in chunk[:complete].decode(errors="replace").splitlines():
                     conn.log(line, stream="stdout")
                 offset += complete
-                offset_file.write_text(str(offset))
+                if complete:
+                    conn.flush_logs()
+                    reached = offset
+                    conn.on_ack[conn.next_seq - 1] = lambda reached=reached: offset_file.write_text(
+                        str(reached)
+                    )
         await asyncio.sleep(interval)

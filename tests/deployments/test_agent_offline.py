@@ -93,3 +93,38 @@ def test_lines_written_during_an_outage_arrive_once_after_it(
     lines = stored()
     assert lines == [f"INFO before {i}" for i in range(100)] + [f"INFO during {i}" for i in range(2000)]
     proxy.cut()
+
+
+def test_lines_read_but_not_yet_stored_survive_an_agent_crash(
+    deploy_settings, deploy_env, start_agent, portal_server, acme, alice
+):
+    import time
+
+    proxy = Proxy(portal_server.port)
+    environment, raw = deploy_env()
+    agent = start_agent(host=alice.host, token=raw, connect_to=f"127.0.0.1:{proxy.port}")
+
+    def online():
+        with tenant_context(acme):
+            return Agent.objects.filter(environment=environment, status="online").first()
+
+    node = wait_for(online)
+    proxy.cut()
+    with (agent.state_dir / "app.log").open("a") as handle:
+        handle.writelines(f"WARNING pending {i}\n" for i in range(500))
+    time.sleep(0.5)  # read into memory, never acked
+    agent.kill()
+    proxy.resume()
+    start_agent(host=alice.host, state_dir=agent.state_dir, connect_to=f"127.0.0.1:{proxy.port}")
+
+    def stored() -> list[str]:
+        with tenant_context(acme):
+            return [
+                line[3]
+                for chunk in LogChunk.objects.filter(agent=node).order_by("seq")
+                for line in chunk.lines
+            ]
+
+    wait_for(lambda: len(stored()) >= 500, timeout=30)
+    assert stored() == [f"WARNING pending {i}" for i in range(500)]
+    proxy.cut()
