@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 
 from django_tenants.utils import tenant_context
 
@@ -21,7 +22,15 @@ class Proxy:
         self.resume()
 
     def resume(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", self.port))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.server = socket.create_server(("127.0.0.1", self.port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
         threading.Thread(target=self._accept, args=(self.server,), daemon=True).start()
 
     def _accept(self, server: socket.socket) -> None:
@@ -45,6 +54,8 @@ class Proxy:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         self.server.close()
         for sock in self.conns:
             with contextlib.suppress(OSError):
@@ -85,8 +96,6 @@ def test_lines_written_during_an_outage_arrive_once_after_it(
     proxy.cut()
     with log.open("a") as handle:
         handle.writelines(f"INFO during {i}\n" for i in range(2000))
-    import time
-
     time.sleep(1.5)  # the agent notices, reads the file into its outbox, retries with backoff
     proxy.resume()
     wait_for(lambda: len(stored()) >= 2100, timeout=30)
@@ -98,8 +107,6 @@ def test_lines_written_during_an_outage_arrive_once_after_it(
 def test_lines_read_but_not_yet_stored_survive_an_agent_crash(
     deploy_settings, deploy_env, start_agent, portal_server, acme, alice
 ):
-    import time
-
     proxy = Proxy(portal_server.port)
     environment, raw = deploy_env()
     agent = start_agent(host=alice.host, token=raw, connect_to=f"127.0.0.1:{proxy.port}")
