@@ -83,7 +83,8 @@ def run_portal(env: dict[str, str]) -> int:
     manage(env, "portal_bootstrap", "--demo")
     say("starting web, worker and beat (Ctrl-C stops everything)")
     honcho = shutil.which("honcho", path=str(Path(PYTHON).parent)) or "honcho"
-    proc = subprocess.Popen([honcho, "start", "-f", "Procfile"], cwd=BASE_DIR, env=env)
+    procfile = "Procfile.community" if env.get("PORTAL_EDITION") == "community" else "Procfile"
+    proc = subprocess.Popen([honcho, "start", "-f", procfile], cwd=BASE_DIR, env=env)
     try:
         return proc.wait()
     except KeyboardInterrupt:

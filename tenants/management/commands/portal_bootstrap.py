@@ -7,8 +7,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connection
 from django_tenants.utils import schema_context
 
+from portal import editions
 from tenants import pool as pool_module
 from tenants import services
 from tenants.models import Tenant
@@ -47,6 +49,8 @@ class Command(BaseCommand):
                 password = secrets.token_urlsafe(12)
                 User.objects.create_superuser("oscar@tenantry.test", password)
                 lines.append(f"  operator     : oscar@tenantry.test / {password}")
+        if editions.enabled("local_agent"):
+            self._local_agent_prepare(Tenant.objects.get(slug="acme"))
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Tenantry is ready:"))
         self.stdout.write(f"  landing      : {base.format(host=settings.PORTAL_DOMAIN)}/")
@@ -58,3 +62,27 @@ class Command(BaseCommand):
                 self.stdout.write(line)
         else:
             self.stdout.write("Demo accounts already exist; their credentials were printed on the first run.")
+
+    def _local_agent_prepare(self, tenant: Tenant) -> None:
+        """Community edition: an environment `local` and a one-time token for the built-in agent."""
+        from deployments import services as deploy_services
+        from deployments.models import Environment
+        from portal.accounts.models import User
+        from portal.local_agent import ENV_FILE, STATE_DIR
+
+        if (STATE_DIR / "identity.json").exists():
+            return  # already enrolled; it reconnects with its own key
+        with schema_context(tenant.schema_name):
+            connection.tenant = tenant
+            owner = User.objects.filter(role="owner", is_active=True).order_by("id").first()
+            environment = Environment.objects.filter(name="local").first()
+            if environment is None:
+                environment = deploy_services.environment_create(
+                    name="local", actor=owner, description="This machine (built-in local agent)"
+                )
+            _, raw = deploy_services.enrollment_token_create(environment=environment, actor=owner)
+        ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+        url = f"{settings.PORTAL_SCHEME}://{tenant.get_primary_domain().domain}:{settings.PORTAL_PORT}"
+        ENV_FILE.write_text(f"URL={url}\nTOKEN={raw}\n")
+        ENV_FILE.chmod(0o600)
+        self.stdout.write("local agent: enrolment token written to var/local-agent.env")
