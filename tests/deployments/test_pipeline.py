@@ -80,6 +80,13 @@ def _deploy(acme, alice, environment, release, **kwargs):
         return pipeline.deploy_request(environment=environment, release=release, actor=alice.user(), **kwargs)
 
 
+def _run_log(acme, run) -> str:
+    from deployments.models import LogChunk
+
+    with tenant_context(acme):
+        return "\n".join(line[3] for chunk in LogChunk.objects.filter(run=run) for line in chunk.lines)
+
+
 def _steps(acme, run):
     with tenant_context(acme):
         return [(s.name, s.state) for s in DeployStep.objects.filter(run=run).order_by("started_at", "id")]
@@ -185,7 +192,9 @@ def test_agent_killed_mid_migrate_rolls_back_when_it_returns(
     slow = make_release("2.0.0", migrate_sleep=30)
     run = _deploy(acme, alice, environment, slow)
     wait_for(lambda: ("apply", "running") in _steps(acme, run), timeout=20)
-    wait_for(lambda: (agent.state_dir / "data" / "schema.txt").exists())
+    journal = agent.state_dir / "journal.json"
+    wait_for(lambda: journal.exists() and json.loads(journal.read_text()).get("migrate_started"))
+    wait_for(lambda: "migrating to schema of 2.0.0" in (agent.log_path.read_text() + _run_log(acme, run)))
     agent.process.send_signal(signal.SIGKILL)
     agent.process.wait(10)
     with tenant_context(acme):
@@ -197,6 +206,7 @@ def test_agent_killed_mid_migrate_rolls_back_when_it_returns(
     run = _final_run(acme, run.pk)
     assert run.status == "rolled_back"
     assert "interrupted" in run.error
+    assert "restored" in run.error  # migrate had started: the backup was restored
     assert _app_version(port) == "1.0.0"
 
 
