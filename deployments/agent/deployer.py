@@ -7,6 +7,7 @@ that was killed mid-apply rolls back when it starts again and reports the outcom
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -85,8 +86,15 @@ class Deployer:
         args = [self._fill(arg, context) for arg in argv]
         env = {**os.environ, **{k: v for k, v in context.items() if k.isupper()}}
         proc = await asyncio.create_subprocess_exec(
-            *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            *args,
+            cwd=cwd,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
         )
+        # If the agent dies now, the next start kills this step before rolling back.
+        (self.state / "step.pid").write_text(str(proc.pid))
         output: list[str] = []
 
         async def pump() -> None:
@@ -101,6 +109,7 @@ class Deployer:
         except TimeoutError as exc:
             proc.kill()
             raise StepFailed(f"{args[0]} timed out after {timeout:.0f}s") from exc
+        (self.state / "step.pid").unlink(missing_ok=True)
         text = "\n".join(output[-200:])
         if proc.returncode != 0:
             raise StepFailed(f"{' '.join(args)} exited with {proc.returncode}\n{text}")
@@ -322,8 +331,19 @@ class Deployer:
         self._step(run_id, "rollback", "succeeded", "\n".join(notes))
         self._result(run_id, "rolled_back", previous["version"], "; ".join(notes))
 
+    def _kill_orphaned_step(self) -> None:
+        """A step command left running by a killed agent must not finish after the rollback."""
+        import signal
+
+        pidfile = self.state / "step.pid"
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.killpg(int(pidfile.read_text()), signal.SIGKILL)
+            pidfile.unlink(missing_ok=True)
+
     async def recover(self) -> None:
         """At start-up: finish what a killed agent left half done by rolling it back."""
+        self._kill_orphaned_step()
         journal = self._read("journal.json", None)
         if journal:
             async with self.lock:

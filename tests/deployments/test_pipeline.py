@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 import urllib.request
 
 import pytest
@@ -189,7 +190,7 @@ def test_agent_killed_mid_migrate_rolls_back_when_it_returns(
     port = _port(acme, environment)
     assert _final_run(acme, _deploy(acme, alice, environment, make_release("1.0.0")).pk).status == "succeeded"
 
-    slow = make_release("2.0.0", migrate_sleep=30)
+    slow = make_release("2.0.0", migrate_sleep=2)
     run = _deploy(acme, alice, environment, slow)
     wait_for(lambda: ("apply", "running") in _steps(acme, run), timeout=20)
     journal = agent.state_dir / "journal.json"
@@ -207,6 +208,10 @@ def test_agent_killed_mid_migrate_rolls_back_when_it_returns(
     assert run.status == "rolled_back"
     assert "interrupted" in run.error
     assert "restored" in run.error  # migrate had started: the backup was restored
+    time.sleep(1)
+    assert (
+        agent.state_dir / "data" / "schema.txt"
+    ).read_text() == "1.0.0"  # the orphaned migrate was stopped
     assert _app_version(port) == "1.0.0"
 
 
