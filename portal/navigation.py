@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from django.http import HttpRequest
 from django.urls import Resolver404, resolve
@@ -46,13 +47,13 @@ def _first_existing(urlconf: str, paths: tuple[str, ...]) -> str | None:
     return None
 
 
-def nav_items(request: HttpRequest) -> list[dict[str, object]]:
+def nav_items(request: HttpRequest) -> list[dict[str, Any]]:
     """[{label, href, current}] for the signed-in member of the current tenant."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
     urlconf = getattr(request, "urlconf", None) or "portal.urls_tenant"
-    items = []
+    items: list[dict[str, Any]] = []
     for item in TENANT_NAV:
         href = _first_existing(urlconf, item.paths)
         if href is None or (item.permission and not has_perm(user, item.permission)):

@@ -19,7 +19,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import FieldError
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def _model(label: str) -> type[models.Model] | None:
+def _model(label: str) -> Any:
+    """The model class, or None while its app has not defined it (typed Any: found at runtime)."""
     try:
         return apps.get_model(label)
     except (LookupError, ValueError):
@@ -276,7 +277,7 @@ def fleet_summary() -> FleetSummary:
         if failed:
             summary.failed_tenants.append(slug)
         summary.tenants_read += 1
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     return summary
 
 
@@ -428,11 +429,12 @@ def support_snapshot(tenant: Any) -> SupportSnapshot:
 
     with schema_context(tenant.schema_name):
         return SupportSnapshot(
-            members=list(
-                User.objects.order_by("email").values("email", "name", "role", "is_active", "last_login")[
-                    :100
-                ]
-            ),
+            members=[
+                dict(row)
+                for row in User.objects.order_by("email").values(
+                    "email", "name", "role", "is_active", "last_login"
+                )[:100]
+            ],
             secrets=metadata_table("vault.Secret"),
             deploys=recent_deploy_runs(),
             audit=recent_audit_events(30),

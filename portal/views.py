@@ -18,7 +18,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Is my tenant OK? Deploys per environment, agents, overdue secrets, compliance, plan usage."""
     if not request.user.is_authenticated:
         return redirect(f"/accounts/login/?next={request.path}")
-    data = selectors.tenant_dashboard(request.tenant)
+    data = selectors.tenant_dashboard(request.tenant)  # type: ignore[attr-defined]
     context = {
         "data": data,
         "recent_events": selectors.recent_audit_events(8) if has_perm(request.user, "audit.read") else None,
