@@ -102,6 +102,13 @@ def setup_portal() -> dict:
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        # Owners must use MFA, and sockets check the session passed it (as a real login would).
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from tenants.members.mfa import session_mark_signed_in
+
+        device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+        session_mark_signed_in(session, device)
         session.save()
         return {
             "agent_id": agent.pk,
