@@ -106,6 +106,8 @@ def spares_drop_stale() -> int:
 
 
 def spare_build() -> SpareSchema:
+    if not template_is_fresh():
+        template_ensure()  # cloning a missing template would silently produce nothing
     name = f"spare_{secrets.token_hex(6)}"
     schema_create_by_clone(name)
     return SpareSchema.objects.create(

@@ -161,10 +161,59 @@ def _clean_context() -> Iterator[None]:
 
 @pytest.fixture
 def committed_db(platform: dict[str, Any], django_db_blocker: Any) -> Iterator[None]:
-    """Database access without a wrapping transaction: writes are committed at once."""
+    """Database access without a wrapping transaction: writes are committed at once.
+
+    Afterwards, the rows the test added to Acme's and Globex's schemas are deleted again, so
+    the next test in this worker sees the tenants as the session made them. Audit tables are
+    left alone: the chain is append-only by design and must stay verifiable.
+    """
     with django_db_blocker.unblock():
-        yield
         connection.set_schema_to_public()
+        marks = _row_marks()
+        try:
+            yield
+        finally:
+            connection.set_schema_to_public()
+            _delete_rows_after(marks)
+            connection.set_schema_to_public()
+
+
+_KEEP_TABLES = ("compliance_", "django_migrations", "django_content_type", "auth_permission")
+
+
+def _row_marks() -> dict[tuple[str, str], int]:
+    """The highest `id` of every table with an integer id in the persona tenants' schemas."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.table_schema, c.table_name FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE c.table_schema IN ('t_acme', 't_globex') AND c.column_name = 'id' "
+            "AND c.data_type IN ('bigint', 'integer') AND t.table_type = 'BASE TABLE'"
+        )
+        tables = [row for row in cursor.fetchall() if not row[1].startswith(_KEEP_TABLES)]
+        if not tables:
+            return {}
+        cursor.execute(
+            " UNION ALL ".join(
+                f"SELECT '{schema}', '{table}', COALESCE(MAX(id), 0) FROM \"{schema}\".\"{table}\""
+                for schema, table in tables
+            )
+        )
+        return {(schema, table): high for schema, table, high in cursor.fetchall()}
+
+
+def _delete_rows_after(marks: dict[tuple[str, str], int]) -> None:
+    if not marks:
+        return
+    with connection.cursor() as cursor:
+        # Foreign keys would dictate an order; as superuser in the test database we skip
+        # their triggers for this one clean-up instead.
+        cursor.execute("SET session_replication_role = replica")
+        try:
+            for (schema, table), high in marks.items():
+                cursor.execute(f'DELETE FROM "{schema}"."{table}" WHERE id > %s', [high])
+        finally:
+            cursor.execute("SET session_replication_role = DEFAULT")
 
 
 def session_for(persona: Persona, *, otp: bool = True) -> str:

@@ -23,3 +23,17 @@ def in_acme(db: Any, acme: Any) -> Iterator[Any]:
 
     with tenant_context(acme):
         yield acme
+
+
+@pytest.fixture
+def in_fresh_tenant(db: Any, platform: Any, unique: str) -> Iterator[Any]:
+    """A brand-new tenant (from a spare, rolled back after the test) with an empty chain,
+    for tests that reason about the whole chain rather than their own events."""
+    from django_tenants.utils import tenant_context
+
+    from tenants import pool, services
+
+    pool.spare_build()
+    tenant = services.tenant_create(slug=f"chain-{unique}", name="Fresh chain")
+    with tenant_context(tenant):
+        yield tenant

@@ -16,7 +16,7 @@ from compliance.retention import retention_prune
 from compliance.verification import audit_chain_verify
 
 
-def test_pruning_keeps_the_chain_verifiable(in_acme: Any, unique: str) -> None:
+def test_pruning_keeps_the_chain_verifiable(in_fresh_tenant: Any, unique: str) -> None:
     for n in range(4):
         audit.record(action="test.retention", payload={"n": n, "run": unique})
     chain_pending()
@@ -33,7 +33,7 @@ def test_pruning_keeps_the_chain_verifiable(in_acme: Any, unique: str) -> None:
 
 
 def test_delete_without_a_retention_checkpoint_is_refused_even_with_the_flag(
-    in_acme: Any, unique: str
+    in_fresh_tenant: Any, unique: str
 ) -> None:
     event = audit.record(action="test.retention", payload={"run": unique})
     chain_pending()
@@ -47,7 +47,7 @@ def test_delete_without_a_retention_checkpoint_is_refused_even_with_the_flag(
             c.execute(f"DELETE FROM {table()} WHERE seq = %s", [event.seq])
 
 
-def test_deleting_rows_before_the_cut_is_caught(in_acme: Any, unique: str) -> None:
+def test_deleting_rows_before_the_cut_is_caught(in_fresh_tenant: Any, unique: str) -> None:
     for n in range(3):
         audit.record(action="test.retention", payload={"n": n, "run": unique})
     chain_pending()
