@@ -408,6 +408,11 @@ STEP_UP_SECONDS = 300
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.api.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.members.api.authentication.ApiTokenAuthentication",
         "tenants.members.api.authentication.CsrfSessionAuthentication",

@@ -25,6 +25,9 @@ class VariableSerializer(AllowListModelSerializer):
     class Meta:
         model = EnvironmentVariable
         fields = ["name", "value"]
+        # The service sets name and value together; a missing value is a 400, not a TypeError.
+        extra_kwargs = {"value": {"required": True, "allow_blank": True}}
+        validators: list = []  # (environment, name) is an upsert, not a uniqueness error
 
 
 class EnvironmentSerializer(AllowListModelSerializer):

@@ -92,3 +92,14 @@ def test_errors_share_one_body(method, data, status, code):
 def test_models_and_migrations_agree(db):
     """A model change without its migration fails here, not in production."""
     call_command("makemigrations", check=True, dry_run=True, verbosity=0)
+
+
+def test_nul_bytes_in_a_body_or_query_are_a_400_not_a_500(client_for, alice):
+    client = client_for(alice)
+    body = client.post(
+        "/api/v1/deployments/tokens/", {"environment": "prod\x00uction"}, content_type="application/json"
+    )
+    assert body.status_code == 400
+    assert body.json()["error"]["code"] == "parse_error"
+    query = client.get("/api/v1/vault/secrets/?environment=prod%00uction")
+    assert query.status_code in (200, 400)
