@@ -139,11 +139,30 @@ def audit_events(
     rows = list(queryset.order_by("-id")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(events=rows, next_before=rows[-1].id if more and rows else None)
+    return Page(events=mask_erased(rows), next_before=rows[-1].id if more and rows else None)
 
 
 def audit_event(*, pk: int) -> AuditEvent:
-    return AuditEvent.objects.get(pk=pk)
+    return mask_erased([AuditEvent.objects.get(pk=pk)])[0]
+
+
+def mask_erased(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Show erased data subjects by their alias (GDPR erasure), in memory only.
+
+    The chain hashes the personal columns, so erasure cannot blank the stored rows; readers
+    (viewer, API) show the alias instead. Signed exports keep the stored values, because an
+    outside auditor must be able to re-hash them.
+    """
+    if connection.schema_name == "public" or not events:
+        return events
+    from compliance.governance.selectors import audit_mask, erased_aliases
+
+    aliases = erased_aliases()
+    if aliases:
+        for event in events:
+            for field, value in audit_mask(event, aliases).items():
+                setattr(event, field, value)
+    return events
 
 
 def chain_status() -> dict[str, Any]:

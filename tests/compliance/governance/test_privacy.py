@@ -118,6 +118,15 @@ def test_erase_anonymises_the_person_and_leaves_the_audit_chain_untouched(in_acm
     assert shown["actor_label"] == carol.email
     assert shown["ip"] is None
     assert ErasedSubject.objects.get().actor_id == str(carol.pk)
+    # The audit viewer and API read through the same mask.
+    from compliance.selectors import audit_events
+
+    listed = [
+        e for e in audit_events(filters={}).events if e.action == "deploy.run" and e.actor_id == str(carol.pk)
+    ]
+    assert listed
+    assert listed[0].actor_label == carol.email
+    assert email not in listed[0].actor_label
     result = audit_chain_verify(check_storage=False)  # chains the new rows, then verifies all
     assert result.ok, result.summary()
     assert result.checked >= len(before)
