@@ -108,6 +108,9 @@ def deploy_request(
             "is_production": environment.is_production,
             "release": release.version,
             "kind": kind,
+            # Facts the built-in policy templates read (compliance/governance/policy_templates.py).
+            "approvals_required": environment.approvals_required,
+            "release_signed": bool(release.signature),
         },
     ).raise_if_blocked()
     waiting = environment.approvals_required > 0
