@@ -50,6 +50,13 @@ def make_schema(name: str, *, guarded: bool = True) -> None:
         with connection.schema_editor() as editor:
             editor.create_model(AuditEvent)
             editor.create_model(AuditCheckpoint)
+        with connection.cursor() as cursor:
+            # The viewer reads GDPR erasure aliases (governance.ErasedSubject: actor_id, alias).
+            cursor.execute(
+                f'CREATE TABLE "{name}".governance_erasedsubject '
+                "(id bigserial PRIMARY KEY, actor_id varchar(64) NOT NULL, alias varchar(254) NOT NULL, "
+                "erased_at timestamptz NOT NULL DEFAULT now())"
+            )
         if guarded:
             with connection.cursor() as cursor:
                 cursor.execute(guard.FUNCTION)

@@ -14,36 +14,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, pagination, serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from portal.parsers import NUL_MESSAGE
+
 # Fields no API write may ever set, whatever a serializer declares.
 PROTECTED_FIELDS = frozenset({"id", "tenant", "tenant_id", "schema_name", "created_by", "is_system"})
-
-
-NUL_MESSAGE = "Text may not contain NUL (\\x00) characters."
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
-class StrictJSONParser(JSONParser):
-    """JSON bodies whose strings hold NUL bytes are a 400: PostgreSQL cannot store them, and
-    without this check any field that reaches a query unvalidated would answer 500."""
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
-        if _has_nul(data):
-            raise exceptions.ParseError(NUL_MESSAGE)
-        return data
 
 
 class CursorPagination(pagination.CursorPagination):

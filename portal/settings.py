@@ -409,7 +409,7 @@ STEP_UP_SECONDS = 300
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
-        "portal.api.StrictJSONParser",
+        "portal.parsers.StrictJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

@@ -214,6 +214,16 @@ def _delete_rows_after(marks: dict[tuple[str, str], int]) -> None:
                 cursor.execute(f'DELETE FROM "{schema}"."{table}" WHERE id > %s', [high])
         finally:
             cursor.execute("SET session_replication_role = DEFAULT")
+    # Per-process and Redis caches may still point at the deleted rows.
+    from django.core.cache import cache
+
+    from compliance.governance.engine import CACHE_KEY as POLICY_CACHE_KEY
+    from vault.keyring import forget_data_keys
+
+    forget_data_keys()
+    for schema in {schema for schema, _ in marks}:
+        with schema_context(schema):
+            cache.delete(POLICY_CACHE_KEY)
 
 
 def session_for(persona: Persona, *, otp: bool = True) -> str:
