@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, tenant_context
 
 from compliance import audit
 from tenants import pool
@@ -70,8 +70,7 @@ def slug_validate(slug: str) -> None:
 def _admin_create(tenant: Tenant, *, email: str, password_hash: str, name: str = "") -> None:
     from tenants.members.services import member_create
 
-    with schema_context(tenant.schema_name):
-        connection.tenant = tenant
+    with tenant_context(tenant):
         member_create(email=email, role="owner", name=name, password_hash=password_hash)
 
 

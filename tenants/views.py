@@ -117,9 +117,3 @@ def find_workspace(request: HttpRequest) -> HttpResponse:
         tasks.central_login_send.delay(form.cleaned_data["email"])
         return render(request, "public/find_workspace_sent.html", {"email": form.cleaned_data["email"]})
     return render(request, "public/find_workspace.html", {"form": form}, status=400 if form.errors else 200)
-
-
-def tenant_home(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return redirect("account_login")
-    return render(request, "tenant/dashboard.html", {})

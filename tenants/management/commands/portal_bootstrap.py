@@ -7,8 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import connection
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, tenant_context
 
 from portal import editions
 from tenants import pool as pool_module
@@ -72,8 +71,7 @@ class Command(BaseCommand):
 
         if (STATE_DIR / "identity.json").exists():
             return  # already enrolled; it reconnects with its own key
-        with schema_context(tenant.schema_name):
-            connection.tenant = tenant
+        with tenant_context(tenant):
             owner = User.objects.filter(role="owner", is_active=True).order_by("id").first()
             environment = Environment.objects.filter(name="local").first()
             if environment is None:
