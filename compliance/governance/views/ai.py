@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from compliance.governance import selectors, services
@@ -14,35 +15,29 @@ from compliance.governance.forms import (
     AssessmentForm,
     ReviewDecideForm,
     ReviewSubmitForm,
-    apply_errors,
 )
 from compliance.governance.models import AIReviewItem, AISystem
+from portal.pages import post_action, render_form, submit_form
 from tenants.members.permissions import has_perm, permission_required
+
+MANAGE = "privacy.manage"
 
 
 @permission_required("privacy.read")
 def system_list(request: HttpRequest) -> HttpResponse:
     form = AISystemForm(request.POST or None)
-    if request.method == "POST":
-        if not has_perm(request.user, "privacy.manage"):
-            raise PermissionDenied("Your role does not allow privacy.manage.")
-        if form.is_valid():
-            try:
-                system = services.ai_system_save(actor=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                apply_errors(form, exc)
-            else:
-                messages.success(request, f"{system.name} registered. Assess its risk class next.")
-                return redirect("compliance:governance:ai-detail", pk=system.pk)
-    return render(
+    done = submit_form(
+        request,
+        form,
+        lambda data: services.ai_system_save(actor=request.user, **data),
+        permission=MANAGE,
+        success=lambda system: f"{system.name} registered. Assess its risk class next.",
+        next_url=lambda system: reverse("compliance:governance:ai-detail", kwargs={"pk": system.pk}),
+    )
+    return done or render_form(
         request,
         "compliance/governance/ai_list.html",
-        {
-            "systems": AISystem.objects.all(),
-            "form": form,
-            "can_manage": has_perm(request.user, "privacy.manage"),
-        },
-        status=400 if form.errors else 200,
+        {"systems": AISystem.objects.all(), "form": form, "can_manage": has_perm(request.user, MANAGE)},
     )
 
 
@@ -50,18 +45,15 @@ def system_list(request: HttpRequest) -> HttpResponse:
 def system_detail(request: HttpRequest, pk: int) -> HttpResponse:
     system = get_object_or_404(AISystem, pk=pk)
     form = AssessmentForm(request.POST or None)
-    if request.method == "POST":
-        if not has_perm(request.user, "privacy.manage"):
-            raise PermissionDenied("Your role does not allow privacy.manage.")
-        if form.is_valid():
-            try:
-                services.ai_risk_assess(actor=request.user, system=system, **form.cleaned_data)
-            except ValidationError as exc:
-                apply_errors(form, exc)
-            else:
-                messages.success(request, "Risk assessment recorded.")
-                return redirect("compliance:governance:ai-detail", pk=system.pk)
-    return render(
+    done = submit_form(
+        request,
+        form,
+        lambda data: services.ai_risk_assess(actor=request.user, system=system, **data),
+        permission=MANAGE,
+        success="Risk assessment recorded.",
+        next_url=reverse("compliance:governance:ai-detail", kwargs={"pk": system.pk}),
+    )
+    return done or render_form(
         request,
         "compliance/governance/ai_detail.html",
         {
@@ -69,9 +61,8 @@ def system_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "assessments": system.assessments.select_related("assessed_by"),
             "form": form,
             "submit_form": ReviewSubmitForm(),
-            "can_manage": has_perm(request.user, "privacy.manage"),
+            "can_manage": has_perm(request.user, MANAGE),
         },
-        status=400 if form.errors else 200,
     )
 
 
@@ -103,28 +94,25 @@ def review_queue(request: HttpRequest) -> HttpResponse:
                 :50
             ],
             "form": ReviewDecideForm(),
-            "can_manage": has_perm(request.user, "privacy.manage"),
+            "can_manage": has_perm(request.user, MANAGE),
         },
     )
 
 
 @require_POST
-@permission_required("privacy.manage")
+@permission_required(MANAGE)
 def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(AIReviewItem, pk=pk)
     form = ReviewDecideForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose approve or reject.")
         return redirect("compliance:governance:ai-reviews")
-    try:
-        services.ai_review_decide(
-            actor=request.user,
-            item=item,
-            approve=form.cleaned_data["decision"] == "approve",
-            note=form.cleaned_data["note"],
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Decision {form.cleaned_data['decision']}d.")
-    return redirect("compliance:governance:ai-reviews")
+    decision = form.cleaned_data["decision"]
+    return post_action(
+        request,
+        lambda: services.ai_review_decide(
+            actor=request.user, item=item, approve=decision == "approve", note=form.cleaned_data["note"]
+        ),
+        success=f"Decision {decision}d.",
+        next_url=reverse("compliance:governance:ai-reviews"),
+    )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from compliance.governance import selectors, services
-from compliance.governance.forms import PolicyForm, ResolveForm, apply_errors
+from compliance.governance.forms import PolicyForm, ResolveForm
 from compliance.governance.models import Policy, PolicyViolation
 from compliance.governance.policy_templates import TEMPLATES
+from portal.pages import post_action, render_form, submit_form
 from tenants.members.permissions import has_perm, permission_required
 
 
@@ -34,23 +37,21 @@ def policy_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     policy = get_object_or_404(Policy, pk=pk) if pk is not None else None
     initial = PolicyForm.initial_for(policy) if policy else {"enabled": True}
     form = PolicyForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            if policy is None:
-                policy = services.policy_create(actor=request.user, **data)
-            else:
-                services.policy_update(policy=policy, actor=request.user, **data)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, f"Policy {policy.name!r} saved.")
-            return redirect("compliance:governance:policy-list")
-    return render(
+
+    def save(data: dict[str, Any]) -> Policy:
+        if policy is None:
+            return services.policy_create(actor=request.user, **data)
+        return services.policy_update(policy=policy, actor=request.user, **data)
+
+    done = submit_form(
         request,
-        "compliance/governance/policy_form.html",
-        {"form": form, "policy": policy},
-        status=400 if form.errors else 200,
+        form,
+        save,
+        success=lambda saved: f"Policy {saved.name!r} saved.",
+        next_url=reverse("compliance:governance:policy-list"),
+    )
+    return done or render_form(
+        request, "compliance/governance/policy_form.html", {"form": form, "policy": policy}
     )
 
 
@@ -66,13 +67,12 @@ def policy_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("policies.manage")
 def template_install(request: HttpRequest, key: str) -> HttpResponse:
-    try:
-        policy = services.policy_install_template(key=key, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Policy {policy.name!r} installed and enabled.")
-    return redirect("compliance:governance:policy-list")
+    return post_action(
+        request,
+        lambda: services.policy_install_template(key=key, actor=request.user),
+        success=lambda policy: f"Policy {policy.name!r} installed and enabled.",
+        next_url=reverse("compliance:governance:policy-list"),
+    )
 
 
 @permission_required("policies.read")
@@ -97,10 +97,9 @@ def violation_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     violation = get_object_or_404(PolicyViolation, pk=pk)
     form = ResolveForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
-    try:
-        services.violation_resolve(violation=violation, actor=request.user, note=note)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, "Violation resolved.")
-    return redirect("compliance:governance:violation-list")
+    return post_action(
+        request,
+        lambda: services.violation_resolve(violation=violation, actor=request.user, note=note),
+        success="Violation resolved.",
+        next_url=reverse("compliance:governance:violation-list"),
+    )
