@@ -84,6 +84,46 @@ def environment_variable_set(
     return variable
 
 
+@transaction.atomic
+def environment_update(
+    *, environment: Environment, actor: Any, description: str, is_production: bool, approvals_required: int
+) -> Environment:
+    """Change an environment's settings. The name stays: agents and vault secrets refer to it."""
+    authorize(actor, "environments.manage")
+    if not 0 <= approvals_required <= 10:
+        raise ValidationError({"approvals_required": ["Choose between 0 and 10 approvals."]})
+    wanted = {
+        "description": description[:200],
+        "is_production": is_production,
+        "approvals_required": approvals_required,
+    }
+    changes = {
+        field: [getattr(environment, field), value]
+        for field, value in wanted.items()
+        if getattr(environment, field) != value
+    }
+    if changes:
+        for field, (_, value) in changes.items():
+            setattr(environment, field, value)
+        environment.save(update_fields=list(changes))
+        audit.record(
+            action="deployments.environment.updated", actor=actor, target=environment, payload=changes
+        )
+    return environment
+
+
+@transaction.atomic
+def environment_variable_delete(*, variable: EnvironmentVariable, actor: Any) -> None:
+    authorize(actor, "environments.manage")
+    audit.record(
+        action="deployments.environment.variable_deleted",
+        actor=actor,
+        target=variable.environment,
+        payload={"name": variable.name},
+    )
+    variable.delete()
+
+
 # --- Enrolment tokens and agents --------------------------------------------------------
 @transaction.atomic
 def enrollment_token_create(
@@ -332,3 +372,12 @@ def terminal_command_allow(*, program: str, actor: Any, description: str = "") -
     )
     audit.record(action="deployments.terminal.allow", actor=actor, target=entry, payload={"program": program})
     return entry
+
+
+@transaction.atomic
+def terminal_command_disallow(*, entry: TerminalAllowedCommand, actor: Any) -> None:
+    authorize(actor, "agents.manage")
+    audit.record(
+        action="deployments.terminal.disallow", actor=actor, target=entry, payload={"program": entry.program}
+    )
+    entry.delete()
