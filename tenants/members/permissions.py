@@ -71,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agents.manage": ADMINS,
     "environments.manage": ADMINS,
     "releases.manage": ADMINS | {DEVELOPER},
+    "releases.rotate_key": ADMINS,
     "deploy.run": ADMINS | {OPERATOR},
     "deploy.approve": ADMINS | {OPERATOR},
     "terminal.open": ADMINS | {OPERATOR},
