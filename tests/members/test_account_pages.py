@@ -47,3 +47,34 @@ def test_the_login_page_uses_the_portal_layout(bob, db):
     assert page.status_code == 200
     assert b'class="skip-link"' in page.content
     assert b"<style" not in page.content
+
+
+def test_the_email_page_has_no_inline_script_and_confirms_removal_with_data_confirm(client_for, bob):
+    """allauth's own email.html loads account.js + an inline block the strict CSP forbids;
+    ours asks through portal.js's data-confirm (nonced) instead."""
+    page = client_for(bob).get("/accounts/email/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    nonce = re.search(r"'nonce-([^']+)'", page["Content-Security-Policy"]).group(1)
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.S)
+    assert scripts, "the portal's own scripts are on the page"
+    for attrs, body in scripts:
+        assert 'src="' in attrs, f"inline script: {attrs} {body[:80]}"
+        assert not body.strip(), f"inline script: {attrs} {body[:80]}"
+        assert f'nonce="{nonce}"' in attrs
+    assert "account/js/" not in html
+    assert "data-allauth-onload" not in html
+    assert " style=" not in html
+    assert "<style" not in html
+    assert bob.email in html
+    assert re.search(r'name="action_remove"\s+data-confirm="[^"]+"', html)
+
+
+def test_bob_adds_a_second_address_on_the_email_page(client_for, bob):
+    client = client_for(bob)
+    response = client.post("/accounts/email/", {"action_add": "", "email": "bob.second@acme.test"})
+    assert response.status_code == 302
+    assert b"bob.second@acme.test" in client.get("/accounts/email/").content
+    bad = client.post("/accounts/email/", {"action_add": "", "email": "not-an-address"})
+    assert bad.status_code == 200
+    assert b'class="field has-error' in bad.content
