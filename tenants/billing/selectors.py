@@ -33,16 +33,36 @@ def month_start() -> Any:
     return timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+USAGE_KINDS = ("members", "agents", "environments", "secrets", "deploys_per_month")
+
+
+def usage_count(kind: str) -> int:
+    """How many of one limited kind exist in the *current* schema (the plan limits' units)."""
+    if kind == "members":
+        return _count("accounts.User", is_active=True)
+    if kind == "seats":  # invitations reserve a seat until accepted, revoked or expired
+        pending = _count(
+            "members.Invitation",
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        return usage_count("members") + pending
+    if kind == "agents":
+        return _count("deployments.Agent", status__in=["online", "offline"])
+    if kind == "environments":
+        return _count("deployments.Environment")
+    if kind == "secrets":
+        return _count("vault.Secret", deleted_at__isnull=True)
+    if kind == "deploys_per_month":
+        return _count("deployments.DeployRun", created_at__gte=month_start())
+    raise KeyError(f"unknown limit {kind!r}")
+
+
 def tenant_usage(tenant: Tenant) -> dict[str, int]:
     """What the tenant uses now, in the units of the plan limits."""
     with schema_context(tenant.schema_name):
-        return {
-            "members": _count("accounts.User", is_active=True),
-            "agents": _count("deployments.Agent", status__in=["online", "offline"]),
-            "environments": _count("deployments.Environment"),
-            "secrets": _count("vault.Secret", deleted_at__isnull=True),
-            "deploys_per_month": _count("deployments.DeployRun", created_at__gte=month_start()),
-        }
+        return {kind: usage_count(kind) for kind in USAGE_KINDS}
 
 
 def subscription_for(tenant: Tenant) -> Subscription | None:
