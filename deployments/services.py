@@ -29,6 +29,7 @@ from deployments.models import (
     Release,
     TerminalAllowedCommand,
 )
+from tenants.billing.limits import check_limit
 from tenants.members.permissions import authorize
 
 
@@ -59,6 +60,7 @@ def environment_create(
     authorize(actor, "environments.manage")
     if Environment.objects.filter(name=name).exists():
         raise ValidationError({"name": [f"An environment named {name!r} already exists."]})
+    check_limit(connection.tenant, "environments")
     environment = Environment.objects.create(
         name=name, description=description, is_production=is_production, approvals_required=approvals_required
     )
@@ -185,6 +187,7 @@ def agent_enroll(
         raise EnrollmentRefused("This enrolment token has expired.")
     if token.uses >= token.max_uses:
         raise EnrollmentRefused("This enrolment token has been used up.")
+    check_limit(connection.tenant, "agents")
     try:
         signing.public_key_from_b64(public_key)
     except ValueError as exc:
