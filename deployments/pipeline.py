@@ -30,6 +30,7 @@ from deployments.models import (
     Environment,
     Release,
 )
+from tenants.billing.limits import check_limit
 from tenants.members.permissions import authorize
 
 Status = DeployRun.Status
@@ -100,6 +101,8 @@ def deploy_request(
     reason: str = "",
 ) -> DeployRun:
     authorize(actor, "deploy.run")
+    if kind != DeployRun.Kind.ROLLBACK:  # a rollback restores service; it is never refused
+        check_limit(connection.tenant, "deploys_per_month")
     policies.evaluate(
         "deploy.run",
         {
