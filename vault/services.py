@@ -15,11 +15,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from compliance import audit, policies
 from portal.accounts.models import Role
+from tenants.billing.limits import check_limit
 from tenants.members.permissions import authorize, has_perm
 from vault import keyring, selectors
 from vault.errors import AuditUnavailable, StaleVersion, VaultConflict, VaultIntegrityError
@@ -215,6 +216,7 @@ def secret_create(
     policies.evaluate("vault.write", _policy_context(actor, secret)).raise_if_blocked()
     if Secret.objects.filter(name=name).exists():
         raise ValidationError({"name": ["A secret with this name already exists (it may be deleted)."]})
+    check_limit(connection.tenant, "secrets")
     try:
         with transaction.atomic():
             secret.save()
