@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from compliance import audit
 from portal.accounts.models import Role, User
+from tenants.billing import limits  # plan limits and seat quantity (billing owns these)
 from tenants.members import permissions
 from tenants.members.models import Invitation, MemberSession, SecurityPolicy
 from tenants.models import TenantEmail
@@ -62,9 +63,7 @@ def member_create(
     email = email.strip().lower()
     if User.objects.filter(email=email).exists():
         raise ValidationError({"email": "This address is already a member."})
-    from tenants.billing import limits  # plan limits and seat quantity (billing owns these)
-
-    limits.check_limit(connection.tenant, "members", User.objects.filter(is_active=True).count())
+    limits.check_limit(connection.tenant, "members")
     user = User.objects.create_user(email=email, password=password, name=name, role=role)
     if password_hash:
         user.password = password_hash
@@ -166,6 +165,8 @@ def member_active_set(*, member: User, active: bool, actor: Any) -> User:
 @transaction.atomic
 def _member_active_write(*, member: User, active: bool, actor: Any) -> User:
     member = User.objects.select_for_update().get(pk=member.pk)
+    if active and not member.is_active:
+        limits.check_limit(connection.tenant, "members")
     if not active and member.role == Role.OWNER and _owners_left(member) == 0:
         raise ValidationError({"is_active": "The tenant needs at least one active owner."})
     member.is_active = active
@@ -176,6 +177,7 @@ def _member_active_write(*, member: User, active: bool, actor: Any) -> User:
         email_index_remove(email=member.email)
         sessions_end(user=member)
     audit.record(action="member.activate" if active else "member.deactivate", actor=actor, target=member)
+    limits.seats_changed(connection.tenant)
     return member
 
 
@@ -224,6 +226,7 @@ def _invitation_write(*, email: str, role: str, actor: Any, days: int) -> tuple[
     Invitation.objects.filter(email=email, accepted_at=None, revoked_at=None).update(
         revoked_at=timezone.now()
     )
+    limits.check_limit(connection.tenant, "seats")  # a re-invite replaces its own pending seat
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         email=email,
