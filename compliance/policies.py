@@ -8,8 +8,13 @@ Actions and the context keys the built-in templates read (any extra key may be u
 tenant's own policies; `actor` is always the acting user or None):
 
     deploy.run        environment (name), is_production, release, kind; for the built-in
-                      templates also approvals_required (int), approved, release_signed
-    deploy.migrate    environment, is_production, backup_exists
+                      templates also approvals_required (int), release_signed; and where
+                      the run would start (at the request without an approval gate, else
+                      when the gate's last approval arrives) approvals (int) and approved
+    deploy.migrate    environment, is_production, release, kind, run (id), backup_exists,
+                      backup_key (storage name of the pre-deploy backup), backup_step
+                      (the agent's backup step state); evaluated by the portal when the
+                      agent asks, just before it runs the release's migrate command
     terminal.open     environment
     terminal.command  environment, command (argument list or string)
     vault.reveal      environment, secret, reason

@@ -91,6 +91,26 @@ def _finish(run: DeployRun, status: str, error: str = "") -> None:
 
 
 # --- request, approve, roll back --------------------------------------------------------
+def _policy_context(
+    environment: Environment, release: Release, *, actor: Any, kind: str, **facts: Any
+) -> dict[str, Any]:
+    """The `deploy.run` policy context (keys listed in compliance/policies.py).
+
+    `approvals`/`approved` are stated only where the run would start: at the request when the
+    environment has no approval gate, else when the gate's last approval arrives.
+    """
+    return {
+        "actor": actor,
+        "environment": environment.name,
+        "is_production": environment.is_production,
+        "release": release.version,
+        "kind": kind,
+        "approvals_required": environment.approvals_required,
+        "release_signed": bool(release.signature),
+        **facts,
+    }
+
+
 @transaction.atomic
 def deploy_request(
     *,
@@ -103,20 +123,12 @@ def deploy_request(
     authorize(actor, "deploy.run")
     if kind != DeployRun.Kind.ROLLBACK:  # a rollback restores service; it is never refused
         check_limit(connection.tenant, "deploys_per_month")
-    policies.evaluate(
-        "deploy.run",
-        {
-            "actor": actor,
-            "environment": environment.name,
-            "is_production": environment.is_production,
-            "release": release.version,
-            "kind": kind,
-            # Facts the built-in policy templates read (compliance/governance/policy_templates.py).
-            "approvals_required": environment.approvals_required,
-            "release_signed": bool(release.signature),
-        },
-    ).raise_if_blocked()
     waiting = environment.approvals_required > 0
+    # Without an approval gate the run starts now, with no approvals: say so to the policies.
+    starts_now = {} if waiting else {"approvals": 0, "approved": False}
+    policies.evaluate(
+        "deploy.run", _policy_context(environment, release, actor=actor, kind=kind, **starts_now)
+    ).raise_if_blocked()
     try:
         with transaction.atomic():
             run = DeployRun.objects.create(
@@ -168,11 +180,34 @@ def deploy_approve(*, run: DeployRun, actor: Any) -> DeployRun:
         raise PermissionDenied("You cannot approve your own deploy.")
     DeployApproval.objects.get_or_create(run=run, approver=actor)
     audit.record(action="deployments.run.approved", actor=actor, target=run)
-    if run.approvals.count() >= run.environment.approvals_required:
-        run.status = Status.QUEUED
-        run.save(update_fields=["status"])
-        _step(run, "authorize", DeployStep.State.SUCCEEDED, f"Approved by {actor.email}.")
-        _enqueue(run)
+    approvals = run.approvals.count()
+    if approvals >= run.environment.approvals_required:
+        # The gate opens: the run's policies decide with the approvals it really has. A block
+        # keeps the approval and the run waiting (a further approver may satisfy the policy).
+        decision = policies.evaluate(
+            "deploy.run",
+            _policy_context(
+                run.environment,
+                run.release,
+                actor=actor,
+                kind=run.kind,
+                approvals=approvals,
+                approved=True,
+            ),
+        )
+        if decision.blocked:
+            _step(
+                run,
+                "authorize",
+                DeployStep.State.RUNNING,
+                f"Approved by {actor.email} ({approvals} approval(s)); still held by policy: "
+                + "; ".join(decision.messages),
+            )
+        else:
+            run.status = Status.QUEUED
+            run.save(update_fields=["status"])
+            _step(run, "authorize", DeployStep.State.SUCCEEDED, f"Approved by {actor.email}.")
+            _enqueue(run)
     _broadcast(run)
     return run
 

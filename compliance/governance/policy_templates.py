@@ -34,7 +34,10 @@ TEMPLATES: tuple[PolicyTemplate, ...] = (
     PolicyTemplate(
         key="prod_deploy_requires_approval",
         name="Production deploy requires approval",
-        description="A deploy to production must go through approval by a second person.",
+        description=(
+            "A deploy to production must go through approval by a second person. To require more "
+            "approvals, raise the value of the 'approvals lt 1' condition."
+        ),
         applies_to=("deploy.run",),
         conditions={
             "all": [
@@ -43,6 +46,8 @@ TEMPLATES: tuple[PolicyTemplate, ...] = (
                     "any": [
                         {"field": "approvals_required", "op": "eq", "value": 0},
                         {"field": "approved", "op": "eq", "value": False},
+                        # `approvals` is stated where the run would start (see deployments.pipeline).
+                        {"field": "approvals", "op": "lt", "value": 1},
                     ]
                 },
             ]
