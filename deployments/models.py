@@ -126,15 +126,31 @@ class AgentChallenge(models.Model):
 
 
 class ReleaseKey(models.Model):
-    """The tenant's Ed25519 release-signing key. The private half lives in the vault."""
+    """The tenant's Ed25519 release-signing key. The private half lives in the vault.
+
+    Rotation (`deployments.release_keys`) makes a new active key endorsed by the previous
+    one (`endorsement`: the old key's signature over the rotation statement) and retires the
+    old key: it signs nothing any more, but agents keep it to verify rollbacks.
+    """
 
     public_key = models.CharField(max_length=64, unique=True)
     private_key_ref = models.CharField(max_length=200, help_text="Where the vault holds the private key.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    previous = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="successor"
+    )
+    endorsement = models.CharField(max_length=128, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"release key {self.public_key[:8]}…"
+        return f"release key {self.key_id}"
+
+    @property
+    def key_id(self) -> str:
+        from deployments.agent.protocol import release_key_id
+
+        return release_key_id(self.public_key)
 
 
 class Release(models.Model):
@@ -156,6 +172,11 @@ class Release(models.Model):
 
     def __str__(self) -> str:
         return self.version
+
+    @property
+    def key_id(self) -> str:
+        """The id of the release key that signed this release (the signature's metadata)."""
+        return self.signing_key.key_id if self.signing_key_id else ""
 
 
 class DeployRun(models.Model):

@@ -30,6 +30,7 @@ from deployments.models import (
     Environment,
     Release,
 )
+from deployments.release_keys import release_key_set
 from tenants.billing.limits import check_limit
 from tenants.members.permissions import authorize
 
@@ -240,6 +241,12 @@ def _validate(run: DeployRun, agents: list[Agent]) -> list[str]:
     problems = list(manifest_problems(release.manifest))
     if not signing.release_signature_valid(release):
         problems.append("The release signature is missing or does not match the release.")
+    elif run.kind == DeployRun.Kind.DEPLOY and release.signing_key and not release.signing_key.is_active:
+        problems.append(
+            f"Release {release.version} is signed with retired release key {release.signing_key.key_id}; "
+            "a retired key only verifies rollbacks. Upload it again under a new version to sign it "
+            "with the current key."
+        )
     try:
         with release.artifact.open("rb") as handle:
             digest = hashlib.sha256()
@@ -357,7 +364,10 @@ def deploy_command(target: DeployTarget, *, variables: dict[str, str] | None = N
             "artifact_sha256": release.artifact_sha256,
             "manifest": release.manifest,
             "signature": release.signature,
+            "key_id": release.signing_key.key_id if release.signing_key else "",
         },
+        # The key set rides along, so an agent that missed a rotation learns the new key first.
+        "release_keys": release_key_set(),
         "artifact_url": f"{base}/{link_token(agent_id=target.agent_id, run_id=run.pk, purpose='artifact')}/",
         "backup_url": f"{base}/{link_token(agent_id=target.agent_id, run_id=run.pk, purpose='backup')}/",
         "variables": variables,

@@ -86,6 +86,21 @@ class NoReleaseKey(LookupError):
     pass
 
 
+def release_key_new(*, actor: Any) -> tuple[Ed25519PrivateKey, ReleaseKey]:
+    """A fresh key pair: the private half goes into the vault, the row is not saved yet."""
+    private = Ed25519PrivateKey.generate()
+    raw_private = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    raw_public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    key = ReleaseKey(public_key=b64(raw_public), private_key_ref=_vault_put(raw_private, actor=actor))
+    return private, key
+
+
+def release_private_key(key: ReleaseKey) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(_vault_get(key.private_key_ref))
+
+
 def release_key_active(*, actor: Any = None) -> ReleaseKey:
     """The tenant's signing key; created on first use when an `actor` (vault.write) is given."""
     key = ReleaseKey.objects.filter(is_active=True).order_by("-id").first()
@@ -93,26 +108,20 @@ def release_key_active(*, actor: Any = None) -> ReleaseKey:
         return key
     if actor is None:
         raise NoReleaseKey("This organisation has no release-signing key yet; create an environment first.")
-    private = Ed25519PrivateKey.generate()
-    raw_private = private.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    raw_public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return ReleaseKey.objects.create(
-        public_key=b64(raw_public), private_key_ref=_vault_put(raw_private, actor=actor)
-    )
+    _, key = release_key_new(actor=actor)
+    key.save()
+    return key
 
 
 def release_sign(*, release: Release, actor: Any) -> tuple[ReleaseKey, str]:
     key = release_key_active(actor=actor)
-    private = Ed25519PrivateKey.from_private_bytes(_vault_get(key.private_key_ref))
     message = release_payload(
         tenant=connection.schema_name,
         version=release.version,
         artifact_sha256=release.artifact_sha256,
         manifest=release.manifest,
     )
-    return key, b64(private.sign(message))
+    return key, b64(release_private_key(key).sign(message))
 
 
 def release_signature_valid(release: Release) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from deployments import setup_views, views
+from deployments import key_views, setup_views, views
 
 app_name = "deployments"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -34,5 +34,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         setup_views.terminal_command_delete,
         name="terminal_command_delete",
     ),
+    path("release-keys/", key_views.release_key_list, name="release_keys"),
+    path("release-keys/rotate/", key_views.release_key_rotate, name="release_key_rotate"),
     path("alerts/", include("deployments.alerts.urls")),
 ]

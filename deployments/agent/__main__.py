@@ -13,9 +13,11 @@ from deployments.agent.connection import Connection, Refused, tail_file
 from deployments.agent.deployer import Deployer
 from deployments.agent.identity import (
     EnrollmentFailed,
+    Identity,
     enroll,
     identity_forget,
     identity_load,
+    identity_save,
     token_sha,
 )
 from deployments.agent.terminal import term_exec
@@ -61,6 +63,7 @@ async def run(args: argparse.Namespace) -> int:
     deployer = Deployer(state_dir=state, conn=conn, url=args.url, connect_to=args.connect_to)
     conn.handlers["deploy"] = deployer.handle
     conn.handlers["term_exec"] = lambda message: term_exec(conn, message, cwd=state)
+    conn.handlers["release_keys"] = lambda message: _learn_release_keys(identity, state, message)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -85,6 +88,14 @@ async def run(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     main.cancel()
     return 0
+
+
+def _learn_release_keys(identity: Identity, state: Path, message: dict) -> None:
+    """The portal's key set (at welcome, after a rotation): keep only endorsed new keys."""
+    learned = identity.release_keys_learn(message.get("release_keys"))
+    if learned:
+        identity_save(state, identity)
+        log.info("release key set: now trusting %s (current %s)", ", ".join(learned), identity.release_key_id)
 
 
 def _revoked_marker(state: Path) -> bool:

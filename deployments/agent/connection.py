@@ -139,6 +139,8 @@ class Connection:
         if welcome.get("type") != "welcome":
             raise Refused(welcome.get("reason", "refused"))
         self.heartbeat_seconds = float(welcome.get("heartbeat_seconds", 10))
+        if "release_keys" in welcome and "release_keys" in self.handlers:
+            await self._handle("release_keys", welcome)
         self._acked(int(welcome.get("last_seq", 0)))
         self.next_seq = max(self.next_seq, int(welcome.get("last_seq", 0)) + 1)
         self.sent_upto = 0

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from deployments.agent.connection import Connection
-from deployments.agent.identity import http_request
+from deployments.agent.identity import http_request, identity_save
 from deployments.agent.protocol import is_newer, manifest_problems, release_payload, sha256_file
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -161,9 +161,18 @@ class Deployer:
             artifact_sha256=release["artifact_sha256"],
             manifest=release["manifest"],
         )
+        identity = self.conn.identity
+        if identity.release_keys_learn(command.get("release_keys")):
+            identity_save(self.state, identity)
         problems = []
-        if not self.conn.identity.release_signature_ok(release.get("signature", ""), payload):
-            problems.append("release signature is missing or invalid")
+        signature_problem = identity.release_signature_problem(
+            key_id=str(release.get("key_id") or ""),
+            signature=str(release.get("signature") or ""),
+            payload=payload,
+            rollback=bool(command.get("rollback")),
+        )
+        if signature_problem:
+            problems.append(signature_problem)
         problems += manifest_problems(release["manifest"])
         current = self.current
         if not command.get("rollback") and current and not is_newer(release["version"], current["version"]):

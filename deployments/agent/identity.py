@@ -1,4 +1,11 @@
-"""The agent's identity: an Ed25519 key pair made at enrolment, kept in the state dir."""
+"""The agent's identity: an Ed25519 key pair made at enrolment, kept in the state dir.
+
+It also holds the tenant's release key set (key id → public key). Enrolment trusts the set
+the portal returns over the token-authenticated request; after that a key is only added
+when a key already trusted endorses it (`release_keys_learn`: the portal's rotation
+statement, signed by the previous key), so a portal connection alone cannot slip in a key.
+The newest key of the chain signs new releases; older ones only verify rollbacks.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ import json
 import os
 import platform
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +25,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from deployments.agent.protocol import AGENT_VERSION, challenge_payload
+from deployments.agent.protocol import (
+    AGENT_VERSION,
+    challenge_payload,
+    release_key_id,
+    release_key_rotation_payload,
+)
 
 
 class EnrollmentFailed(RuntimeError):
@@ -39,13 +51,81 @@ class Identity:
         key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(self.private_key))
         return base64.b64encode(key.sign(challenge_payload(agent_id=self.agent_id, nonce=nonce))).decode()
 
-    def release_signature_ok(self, signature: str, payload: bytes) -> bool:
-        try:
-            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(self.release_public_key))
-            key.verify(base64.b64decode(signature or ""), payload)
-        except (InvalidSignature, ValueError, TypeError):
-            return False
-        return True
+    release_keys: dict[str, str] = field(default_factory=dict)
+    release_key_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.release_keys and self.release_public_key:  # enrolled before key rotation existed
+            self.release_key_id = release_key_id(self.release_public_key)
+            self.release_keys = {self.release_key_id: self.release_public_key}
+
+    def release_keys_learn(self, entries: Any) -> list[str]:
+        """Trust each key endorsed by a key already trusted; return the ids newly trusted.
+
+        A key endorsed by the current key becomes current (new releases are signed with it).
+        """
+        learned: list[str] = []
+        progress = isinstance(entries, list)
+        while progress:
+            progress = False
+            for entry in entries:
+                if not isinstance(entry, dict):
+                    continue
+                kid, public, previous = (
+                    entry.get("key_id"),
+                    entry.get("public_key"),
+                    entry.get("previous_key_id"),
+                )
+                if not (isinstance(kid, str) and isinstance(public, str) and isinstance(previous, str)):
+                    continue
+                if kid in self.release_keys or previous not in self.release_keys:
+                    continue
+                try:
+                    if release_key_id(public) != kid:
+                        continue
+                except ValueError:
+                    continue
+                statement = release_key_rotation_payload(
+                    tenant=self.tenant, previous_key_id=previous, key_id=kid, public_key=public
+                )
+                if not _verify(self.release_keys[previous], str(entry.get("endorsement", "")), statement):
+                    continue
+                self.release_keys[kid] = public
+                learned.append(kid)
+                progress = True
+                if previous == self.release_key_id:
+                    self.release_key_id, self.release_public_key = kid, public
+        return learned
+
+    def release_signature_problem(
+        self, *, key_id: str, signature: str, payload: bytes, rollback: bool
+    ) -> str | None:
+        """Why a release may not be deployed here (None when its signature is good)."""
+        kid = key_id or self.release_key_id
+        public = self.release_keys.get(kid)
+        if public is None:
+            return f"release is signed with key {kid}, which is not in this organisation's release key set"
+        if not _verify(public, signature, payload):
+            return "release signature is missing or invalid"
+        if kid != self.release_key_id and not rollback:
+            return f"release is signed with retired key {kid}; a retired key only verifies rollbacks"
+        return None
+
+
+def _verify(public_key_b64: str, signature_b64: str, payload: bytes) -> bool:
+    try:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
+        key.verify(base64.b64decode(signature_b64 or ""), payload)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _key_entry_ok(entry: dict) -> bool:
+    try:
+        return release_key_id(str(entry.get("public_key", ""))) == entry.get("key_id")
+    except ValueError:
+        return False
 
 
 def host_fingerprint() -> str:
@@ -155,5 +235,13 @@ def enroll(*, url: str, token: str, state_dir: Path, name: str, connect_to: str 
         environment=data["environment"],
         token_sha=token_sha(token),
     )
+    # The whole set the portal vouches for at enrolment (older keys verify rollbacks).
+    keys = {
+        entry["key_id"]: entry["public_key"]
+        for entry in data.get("release_keys") or []
+        if isinstance(entry, dict) and _key_entry_ok(entry)
+    }
+    if keys:
+        identity.release_keys = {**keys, **identity.release_keys}
     identity_save(state_dir, identity)
     return identity

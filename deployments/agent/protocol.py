@@ -8,6 +8,7 @@ it, and the agent resends everything unacked after a reconnect.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -51,6 +52,24 @@ def release_payload(*, tenant: str, version: str, artifact_sha256: str, manifest
             "version": version,
             "artifact_sha256": artifact_sha256,
             "manifest": manifest,
+        }
+    )
+
+
+def release_key_id(public_key_b64: str) -> str:
+    """A release key's id: the first 16 hex digits of SHA-256 over the raw public key."""
+    return hashlib.sha256(base64.b64decode(public_key_b64, validate=True)).hexdigest()[:16]
+
+
+def release_key_rotation_payload(*, tenant: str, previous_key_id: str, key_id: str, public_key: str) -> bytes:
+    """The bytes the previous release key signs to endorse its successor (key rotation)."""
+    return canonical(
+        {
+            "purpose": "tenantry-release-key-rotation-v1",
+            "tenant": tenant,
+            "previous_key_id": previous_key_id,
+            "key_id": key_id,
+            "public_key": public_key,
         }
     )
 

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from deployments import conf, pipeline, services, signing
 from deployments.models import DeployTarget
+from deployments.release_keys import release_key_set
 
 
 class EnrollIn(serializers.Serializer):
@@ -31,11 +32,23 @@ class EnrollIn(serializers.Serializer):
     agent_version = serializers.CharField(max_length=32, required=False, default="")
 
 
+class ReleaseKeyOut(serializers.Serializer):
+    key_id = serializers.CharField()
+    public_key = serializers.CharField()
+    previous_key_id = serializers.CharField(help_text="Empty for the first key.")
+    endorsement = serializers.CharField(help_text="The previous key's signature over this key.")
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    retired_at = serializers.DateTimeField(allow_null=True)
+
+
 class EnrollOut(serializers.Serializer):
     agent_id = serializers.IntegerField()
     environment = serializers.CharField()
     tenant = serializers.CharField()
-    release_public_key = serializers.CharField()
+    release_public_key = serializers.CharField(help_text="The current signing key (pinned by the agent).")
+    release_key_id = serializers.CharField()
+    release_keys = ReleaseKeyOut(many=True, help_text="The whole key set; older keys verify rollbacks.")
     heartbeat_seconds = serializers.FloatField()
 
 
@@ -57,14 +70,17 @@ class AgentEnrollView(APIView):
                 agent_version=data.validated_data["agent_version"],
             )
             try:
-                release_key = signing.release_key_active().public_key
+                release_key = signing.release_key_active()
             except signing.NoReleaseKey as exc:
                 raise services.EnrollmentRefused(str(exc)) from exc
+            key_set = release_key_set()
         body = {
             "agent_id": agent.pk,
             "environment": agent.environment.name,
             "tenant": connection.schema_name,
-            "release_public_key": release_key,
+            "release_public_key": release_key.public_key,
+            "release_key_id": release_key.key_id,
+            "release_keys": key_set,
             "heartbeat_seconds": conf.get("DEPLOY_HEARTBEAT_SECONDS"),
         }
         return Response(EnrollOut(body).data, status=status.HTTP_201_CREATED)

@@ -84,6 +84,8 @@ class AgentSerializer(AllowListModelSerializer):
 
 
 class ReleaseSerializer(AllowListModelSerializer):
+    key_id = serializers.CharField(read_only=True, help_text="Id of the release key that signed it.")
+
     class Meta:
         model = Release
         fields = [
@@ -93,6 +95,7 @@ class ReleaseSerializer(AllowListModelSerializer):
             "artifact_size",
             "manifest",
             "signature",
+            "key_id",
             "notes",
             "created_at",
         ]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, include, path
 from rest_framework.routers import SimpleRouter
 
-from deployments.api import agent_views, views
+from deployments.api import agent_views, key_views, views
 
 router = SimpleRouter()
 router.register("environments", views.EnvironmentViewSet, basename="deployments-environment")
 router.register("tokens", views.TokenViewSet, basename="deployments-token")
 router.register("agents", views.AgentViewSet, basename="deployments-agent")
 router.register("releases", views.ReleaseViewSet, basename="deployments-release")
+router.register("release-keys", key_views.ReleaseKeyViewSet, basename="deployments-release-key")
 router.register("runs", views.RunViewSet, basename="deployments-run")
 router.register("terminal-commands", views.AllowedCommandViewSet, basename="deployments-terminal-command")
 router.register("terminal-sessions", views.TerminalSessionViewSet, basename="deployments-terminal-session")

@@ -116,7 +116,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = s.ReleaseSerializer
     permission_classes = [IsAuthenticated, HasPermission]
     required_permission = {"list": _READ, "retrieve": _READ, "create": "releases.manage"}
-    queryset = Release.objects.order_by("-id")
+    queryset = Release.objects.select_related("signing_key").order_by("-id")
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(

@@ -14,6 +14,7 @@ from typing import Any
 from deployments import conf, logstore, pipeline, services
 from deployments.consumers.base import JsonConsumer, logs_group, terminal_group
 from deployments.models import Agent
+from deployments.release_keys import release_key_set
 from portal.channels import tenant_sync
 
 
@@ -104,6 +105,7 @@ class AgentConsumer(JsonConsumer):
             "last_seq": agent.last_seq,
             "heartbeat_seconds": conf.get("DEPLOY_HEARTBEAT_SECONDS"),
             "environment": agent.environment.name,
+            "release_keys": release_key_set(),
         }
 
     @tenant_sync

@@ -148,3 +148,34 @@ def test_deploy_tasks_run_only_in_their_tenant(db, acme, globex, alice, unique):
     with tenant_context(globex):
         result = deploy_run_execute.apply(args=[987654])
         assert result.failed()  # Acme's ids mean nothing in Globex's schema
+
+
+def test_mallory_cannot_rotate_acmes_release_key(committed_db, acme, globex, alice, mallory, client_for):
+    from deployments import release_keys, signing
+    from deployments.models import ReleaseKey
+
+    with tenant_context(acme):
+        acme_key = signing.release_key_active(actor=alice.user())
+    with tenant_context(globex):
+        signing.release_key_active(actor=mallory.user())
+        globex_before = set(ReleaseKey.objects.values_list("pk", flat=True))
+    # Her Globex session means nothing on Acme's host, with or without a fresh OTP.
+    mallory_client = client_for(mallory)
+    mallory_client.defaults["HTTP_HOST"] = alice.host
+    response = mallory_client.post("/api/v1/deployments/release-keys/rotate/", {}, "application/json")
+    assert response.status_code in (401, 403)
+    assert mallory_client.post("/deployments/release-keys/rotate/").status_code in (302, 403)
+    # Rotating in her own tenant never touches Acme's keys.
+    with tenant_context(globex):
+        try:
+            release_keys.release_key_rotate(actor=mallory.user(), reason="mine")
+        finally:
+            ReleaseKey.objects.exclude(pk__in=globex_before).update(is_active=False)
+            ReleaseKey.objects.filter(pk__in=globex_before).update(is_active=True, retired_at=None)
+            from vault.models import Secret
+
+            refs = ReleaseKey.objects.filter(pk__in=globex_before).values_list("private_key_ref", flat=True)
+            Secret.objects.filter(name__in=[ref[len("vault:") :] for ref in refs]).update(deleted_at=None)
+    with tenant_context(acme):
+        assert signing.release_key_active() == acme_key
+        assert not ReleaseKey.objects.filter(retired_at__isnull=False, pk=acme_key.pk).exists()
