@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from compliance import audit, policies
 from portal.accounts.models import Role
-from tenants.billing.limits import check_limit
+from tenants.billing.limits import check_limit, is_system_secret
 from tenants.members.permissions import authorize, has_perm
 from vault import keyring, selectors
 from vault.errors import AuditUnavailable, StaleVersion, VaultConflict, VaultIntegrityError
@@ -216,7 +216,8 @@ def secret_create(
     policies.evaluate("vault.write", _policy_context(actor, secret)).raise_if_blocked()
     if Secret.objects.filter(name=name).exists():
         raise ValidationError({"name": ["A secret with this name already exists (it may be deleted)."]})
-    check_limit(connection.tenant, "secrets")
+    if not is_system_secret(name=name, environment=secret.environment):  # e.g. deployments' release keys
+        check_limit(connection.tenant, "secrets")
     try:
         with transaction.atomic():
             secret.save()
