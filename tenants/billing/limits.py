@@ -35,6 +35,15 @@ LIMIT_FIELDS = {
     "seats": ("max_members", "members and pending invitations"),
 }
 
+# The portal's own keys kept in the vault (deployments' release-signing keys, by environment
+# and name prefix) are not the tenant's secrets: they never count against the plan and their
+# creation (first environment, key rotation) is never refused.
+SYSTEM_SECRETS = (("release-signing", "deployments/release-signing/"),)
+
+
+def is_system_secret(*, name: str, environment: str) -> bool:
+    return any(environment == env and name.startswith(prefix) for env, prefix in SYSTEM_SECRETS)
+
 
 class PlanLimitExceeded(ValidationError):
     def __init__(self, *, kind: str, limit: int, current: int, plan: Plan) -> None:

@@ -17,11 +17,17 @@ from tenants.models import Plan, Tenant
 CHURN_WINDOW_DAYS = 30
 
 
+def _model(label: str) -> Any:
+    try:
+        return apps.get_model(label)
+    except LookupError:
+        return None
+
+
 def _count(label: str, **filters: Any) -> int:
     """Count rows of another app's model in the current schema; 0 while that app has none."""
-    try:
-        model = apps.get_model(label)
-    except LookupError:
+    model = _model(label)
+    if model is None:
         return 0
     try:
         return model._default_manager.filter(**filters).count()
@@ -53,7 +59,15 @@ def usage_count(kind: str) -> int:
     if kind == "environments":
         return _count("deployments.Environment")
     if kind == "secrets":
-        return _count("vault.Secret", deleted_at__isnull=True)
+        from tenants.billing.limits import SYSTEM_SECRETS
+
+        model = _model("vault.Secret")
+        if model is None:
+            return 0
+        secrets = model._default_manager.filter(deleted_at__isnull=True)
+        for environment, prefix in SYSTEM_SECRETS:
+            secrets = secrets.exclude(environment=environment, name__startswith=prefix)
+        return secrets.count()
     if kind == "deploys_per_month":
         return _count("deployments.DeployRun", created_at__gte=month_start())
     raise KeyError(f"unknown limit {kind!r}")
