@@ -7,6 +7,8 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from tenants.members.access import UNKNOWN, access_version_aget
+
 
 def logs_group(schema: str, kind: str, pk: int) -> str:
     return f"deploy-logs.{schema}.{kind}.{pk}"
@@ -31,3 +33,34 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
     @property
     def schema(self) -> str:
         return self.scope["tenant"].schema_name
+
+
+class MemberConsumer(JsonConsumer):
+    """A browser socket whose member's access is re-checked on every group message.
+
+    One Redis GET per message compares the member's access version (bumped by the role and
+    deactivation services); only a change costs the full database check (`access_allowed`).
+    """
+
+    access_version: int = UNKNOWN
+    access_revoked: bool = False
+
+    async def access_allowed(self) -> bool:
+        raise NotImplementedError
+
+    async def access_baseline(self) -> None:
+        """Read before the full check at connect, so a change in between is never missed."""
+        self.access_version = await access_version_aget(self.schema, self.scope["user"].pk)
+
+    async def access_still_allowed(self) -> bool:
+        if self.access_revoked:
+            return False
+        version = await access_version_aget(self.schema, self.scope["user"].pk)
+        if version != UNKNOWN and version == self.access_version:
+            return True
+        self.access_version = version
+        if await self.access_allowed():
+            return True
+        self.access_revoked = True
+        await self.close(code=4403)
+        return False

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
 from typing import Any
 
 from deployments import conf
-from deployments.consumers.base import JsonConsumer, logs_group
+from deployments.consumers.base import MemberConsumer, logs_group
 from deployments.models import Agent, DeployRun
 from portal.channels import tenant_sync
 from tenants.members.permissions import has_perm
 
 
-class LogViewerConsumer(JsonConsumer):
+class LogViewerConsumer(MemberConsumer):
     group: str | None = None
 
     async def connect(self) -> None:
@@ -34,10 +33,13 @@ class LogViewerConsumer(JsonConsumer):
         if not user or not user.is_authenticated:
             await self.close(code=4401)
             return
-        if self.kind not in ("agent", "run") or not await self._allowed(check_object=True):
+        if self.kind not in ("agent", "run"):
             await self.close(code=4403)
             return
-        self.checked_at = time.monotonic()
+        await self.access_baseline()
+        if not await self._allowed(check_object=True):
+            await self.close(code=4403)
+            return
         self.buffer: deque[tuple[int, str]] = deque()
         self.buffered, self.dropped = 0, 0
         self.limit = conf.get("DEPLOY_VIEWER_BUFFER_LINES")
@@ -66,19 +68,11 @@ class LogViewerConsumer(JsonConsumer):
             return model.objects.filter(pk=self.pk).exists()
         return True
 
-    async def _still_allowed(self) -> bool:
-        """The role is re-read for group messages (at most every DEPLOY_ROLE_RECHECK_SECONDS)."""
-        now = time.monotonic()
-        if now - self.checked_at < conf.get("DEPLOY_ROLE_RECHECK_SECONDS"):
-            return True
-        self.checked_at = now
-        if await self._allowed():
-            return True
-        await self.close(code=4403)
-        return False
+    async def access_allowed(self) -> bool:
+        return await self._allowed()
 
     async def log_lines(self, event: dict) -> None:
-        if not await self._still_allowed():
+        if not await self.access_still_allowed():
             return
         self.buffer.append((event["n"], event["chunk"]))
         self.buffered += event["n"]
@@ -88,13 +82,15 @@ class LogViewerConsumer(JsonConsumer):
             self.dropped += count
 
     async def run_update(self, event: dict) -> None:
-        if await self._still_allowed():
+        if await self.access_still_allowed():
             await self.send_json({"type": "run", "run": event["run"]})
 
     async def _flush_loop(self) -> None:
         interval = conf.get("DEPLOY_VIEWER_FLUSH_SECONDS")
         while True:
             await asyncio.sleep(interval)
+            if self.access_revoked:
+                return
             if self.buffer or self.dropped:
                 chunks = ",".join(chunk for _, chunk in self.buffer)
                 text = f'{{"type":"lines","n":{self.buffered},"dropped":{self.dropped},"batches":[{chunks}]}}'

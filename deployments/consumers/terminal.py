@@ -13,13 +13,13 @@ import time
 from typing import Any
 
 from deployments import conf, services, terminal
-from deployments.consumers.base import JsonConsumer, terminal_group
+from deployments.consumers.base import MemberConsumer, terminal_group
 from deployments.models import TerminalSession
 from portal.channels import run_in_tenant, tenant_sync
 from tenants.members.permissions import has_perm
 
 
-class TerminalConsumer(JsonConsumer):
+class TerminalConsumer(MemberConsumer):
     session_row: TerminalSession | None = None
 
     async def connect(self) -> None:
@@ -29,6 +29,7 @@ class TerminalConsumer(JsonConsumer):
             await self.close(code=4401)
             return
         await self.accept()
+        await self.access_baseline()
         try:
             self.session_row, self.recorder = await self._open(self.scope["url_route"]["kwargs"]["agent_id"])
         except (terminal.TerminalRefused, PermissionError, Exception) as exc:
@@ -103,7 +104,18 @@ class TerminalConsumer(JsonConsumer):
         terminal.terminal_command(terminal=self.session_row, actor=user, line=line, argv=argv, reason="")
         return argv
 
+    @tenant_sync
+    def access_allowed(self) -> bool:
+        user = self.scope["user"]
+        user.refresh_from_db(fields=["role", "is_active"])
+        return has_perm(user, "terminal.open")
+
     async def terminal_output(self, event: dict) -> None:
+        if self.closing or not await self.access_still_allowed():
+            if self.access_revoked and not self.closing:
+                self.closing = True
+                await self._finish("access revoked")
+            return
         payload = event["payload"]
         if payload.get("type") == "term_out":
             await self._show(str(payload.get("data", "")))

@@ -22,6 +22,7 @@ from compliance import audit
 from portal.accounts.models import Role, User
 from tenants.billing import limits  # plan limits and seat quantity (billing owns these)
 from tenants.members import permissions
+from tenants.members.access import access_version_bump
 from tenants.members.models import Invitation, MemberSession, SecurityPolicy
 from tenants.models import TenantEmail
 
@@ -124,6 +125,7 @@ def _member_role_write(*, member: User, role: str, actor: Any, source: str) -> U
         raise ValidationError({"role": "The tenant needs at least one active owner."})
     previous, member.role = member.role, role
     member.save(update_fields=["role"])
+    access_version_bump(member.pk)  # open websockets re-check at their next message
     payload = {"from": previous, "to": role} | ({"source": source} if source else {})
     audit.record(action="member.role.change", actor=actor, target=member, payload=payload)
     return member
@@ -171,6 +173,7 @@ def _member_active_write(*, member: User, active: bool, actor: Any) -> User:
         raise ValidationError({"is_active": "The tenant needs at least one active owner."})
     member.is_active = active
     member.save(update_fields=["is_active"])
+    access_version_bump(member.pk)
     if active:
         email_index_add(email=member.email)
     else:

@@ -106,7 +106,6 @@ def portal_server(platform: Any, django_db_blocker: Any, tmp_path_factory: Any) 
 @pytest.fixture
 def deploy_settings(settings: Any) -> Any:
     settings.DEPLOY_HEARTBEAT_SECONDS = 0.5
-    settings.DEPLOY_ROLE_RECHECK_SECONDS = 0.0
     settings.DEPLOY_VIEWER_FLUSH_SECONDS = 0.02
     settings.CELERY_TASK_ALWAYS_EAGER = True
     from portal.celery import app

@@ -128,8 +128,9 @@ async def test_a_flood_is_bounded_and_a_slow_viewer_never_blocks_the_sender(
     await viewer.disconnect()
 
 
-async def test_a_viewer_is_cut_off_when_their_access_goes(committed_db, deploy_settings, acme, unique):
-    from tenants.members.services import member_create
+async def test_a_viewer_is_cut_off_when_their_access_goes(committed_db, deploy_settings, acme, alice, unique):
+    """Deactivation (through the members service) closes an open viewer at its next message."""
+    from tenants.members.services import member_active_set, member_create
 
     def setup():
         with tenant_context(acme):
@@ -145,23 +146,22 @@ async def test_a_viewer_is_cut_off_when_their_access_goes(committed_db, deploy_s
     viewer = await sync_to_async(_viewer)(dev, "agent", agent_id)
     assert (await viewer.connect())[0]
 
+    group = logs_group(acme.schema_name, "agent", agent_id)
+    line = [time.time(), "info", "stdout", "secret"]
+    event = {"type": "log.lines", "n": 1, "chunk": json.dumps([agent_id, [line]])}
+    await get_channel_layer().group_send(group, event)
+    frame = await viewer.receive_json_from(timeout=5)  # still a member: lines arrive
+    assert frame["n"] == 1
+
     def deactivate():
         from portal.accounts.models import User
 
         with tenant_context(acme):
-            User.objects.filter(email=dev.email).update(is_active=False)
+            member_active_set(member=User.objects.get(email=dev.email), active=False, actor=alice.user())
 
     await sync_to_async(deactivate)()
-    await get_channel_layer().group_send(
-        logs_group(acme.schema_name, "agent", agent_id),
-        {
-            "type": "log.lines",
-            "lines": [[time.time(), "info", "stdout", "secret"]],
-            "agent": agent_id,
-            "run": None,
-            "t": 0,
-        },
-    )
+    await get_channel_layer().group_send(group, event)
     output = await viewer.receive_output(timeout=5)
-    assert output["type"] == "websocket.close"
+    assert output == {"type": "websocket.close", "code": 4403}
+    assert await viewer.receive_nothing(timeout=0.3)  # the line itself was never sent
     await viewer.disconnect()

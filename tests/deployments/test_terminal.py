@@ -172,3 +172,44 @@ async def test_idle_sessions_are_cut_off(committed_db, deploy_settings, deploy_e
     await comm.connect()
     assert "Idle" in await _read_until(comm, "session closed", within=10)
     await _closed(comm)
+
+
+async def test_a_demoted_operators_terminal_closes_at_the_next_message(
+    committed_db, deploy_settings, deploy_env, start_agent, acme, alice, unique
+):
+    from channels.layers import get_channel_layer
+
+    from deployments.consumers.base import terminal_group
+    from tenants.members.services import member_create, member_role_set
+    from tests.conftest import Persona
+
+    def setup():
+        with tenant_context(acme):
+            member_create(email=f"ops-{unique}@acme.test", role="operator", password="x" * 16)
+        return _enrolled_agent(deploy_env, start_agent, acme, alice)
+
+    agent = await sync_to_async(setup)()
+    ops = Persona("Ops", f"ops-{unique}@acme.test", "operator", "t_acme", alice.host)
+    comm = await sync_to_async(_communicator)(ops, agent.pk)
+    assert (await comm.connect())[0]
+    await _read_until(comm, "$ ")
+
+    def demote() -> int:
+        with tenant_context(acme):
+            member_role_set(member=ops.user(), role="developer", actor=alice.user())
+            return TerminalSession.objects.filter(agent=agent).last().pk
+
+    session_id = await sync_to_async(demote)()
+    await get_channel_layer().group_send(
+        terminal_group(acme.schema_name, session_id),
+        {"type": "terminal.output", "payload": {"type": "term_out", "session": session_id, "data": "secret"}},
+    )
+    output = await comm.receive_output(timeout=5)
+    assert output == {"type": "websocket.close", "code": 4403}  # the output itself never reached them
+    await comm.disconnect()
+
+    def ended():
+        with tenant_context(acme):
+            return TerminalSession.objects.get(pk=session_id).end_reason
+
+    assert await sync_to_async(wait_for)(ended) == "access revoked"

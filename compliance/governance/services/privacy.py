@@ -159,6 +159,9 @@ def _erase(dsr: DataSubjectRequest, *, actor: Any) -> dict[str, Any]:
         user.is_active = False
         user.set_unusable_password()
         user.save()
+        from tenants.members.access import access_version_bump
+
+        access_version_bump(user.pk)  # their open websockets close at the next message
         email_index_remove(email=email)
         summary["member"] = "anonymised"
         summary["mfa_devices_deleted"] = _delete_devices(user)
