@@ -126,17 +126,68 @@ class SsoForm(forms.Form):
     )
 
     def clean_role_map(self) -> dict[str, str]:
-        mapping = {}
-        for number, line in enumerate(self.cleaned_data["role_map"].splitlines(), start=1):
-            if not line.strip():
-                continue
-            group, sep, role = line.partition("=")
-            if not sep or role.strip() not in SSO_ROLES:
-                raise forms.ValidationError(
-                    f"Line {number}: write “group = role” with a role of {', '.join(SSO_ROLES)}."
-                )
-            mapping[group.strip()] = role.strip()
-        return mapping
+        return parse_role_map(self.cleaned_data["role_map"])
+
+
+def parse_role_map(text: str) -> dict[str, str]:
+    """“group = role” lines → {group: role}."""
+    mapping = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        group, sep, role = line.partition("=")
+        if not sep or not group.strip() or role.strip() not in SSO_ROLES:
+            raise forms.ValidationError(
+                f"Line {number}: write “group = role” with a role of {', '.join(SSO_ROLES)}."
+            )
+        mapping[group.strip()] = role.strip()
+    return mapping
+
+
+class SamlForm(forms.Form):
+    """The tenant's SAML identity provider. The service validates the certificate and URL."""
+
+    enabled = forms.BooleanField(label="Enable SAML sign-in", required=False)
+    entity_id = forms.CharField(
+        label="IdP entity ID",
+        max_length=1024,
+        help_text="The identity provider's issuer, often its metadata URL.",
+    )
+    sso_url = forms.URLField(
+        label="IdP single sign-on URL",
+        assume_scheme="https",
+        max_length=1024,
+        help_text="Where members are sent to sign in (HTTP-Redirect binding); https only.",
+    )
+    x509cert = forms.CharField(
+        label="IdP signing certificate",
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text="PEM text (-----BEGIN CERTIFICATE----- …). Responses must be signed with its key.",
+    )
+    email_attribute = forms.CharField(label="Email attribute", max_length=256, initial="email")
+    name_attribute = forms.CharField(label="Name attribute", max_length=256, required=False)
+    uid_attribute = forms.CharField(
+        label="User ID attribute",
+        max_length=256,
+        required=False,
+        help_text="Empty: the NameID identifies the user.",
+    )
+    group_attribute = forms.CharField(label="Group attribute", max_length=256, initial="groups")
+    role_map = forms.CharField(
+        label="Group → role mapping",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One “group = role” per line; roles: " + ", ".join(SSO_ROLES) + ".",
+    )
+    default_role = forms.ChoiceField(
+        label="Role when no group matches", choices=[(r, r) for r in SSO_ROLES], initial=Role.VIEWER
+    )
+    jit_provisioning = forms.BooleanField(
+        label="Create members on first sign-in", required=False, initial=True
+    )
+
+    def clean_role_map(self) -> dict[str, str]:
+        return parse_role_map(self.cleaned_data["role_map"])
 
 
 class PolicyForm(forms.Form):

@@ -193,3 +193,27 @@ class MemberSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.user_id}"
+
+
+class SamlMessageId(models.Model):
+    """IDs of SAML responses and assertions already accepted (replay guard). A captured
+    response posted again, from any browser, is refused. Rows are kept until the assertion
+    could no longer pass the time checks anyway, then pruned."""
+
+    class Kind(models.TextChoices):
+        RESPONSE = "response"
+        ASSERTION = "assertion"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message_id = models.CharField(max_length=256)
+    issuer = models.CharField(max_length=1024, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "message_id"], name="members_saml_message_id_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"SAML {self.kind} {self.message_id}"

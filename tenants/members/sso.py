@@ -1,9 +1,10 @@
-"""SSO per tenant: OpenID Connect through allauth, configured by the tenant's org admin.
+"""SSO per tenant: OpenID Connect (and SAML, `saml.py`) through allauth, configured by the
+tenant's org admin.
 
 The OIDC client is allauth's `SocialApp` (provider `openid_connect`, provider id `sso`)
 stored in the tenant's own schema, so each tenant has its own IdP and nothing is shared.
 `SsoConfig` adds what allauth does not know: on/off, just-in-time provisioning, and the
-IdP group claim → role mapping.
+IdP group claim → role mapping. SAML keeps its own copy of those settings (`saml.py`).
 
 Members are provisioned on first login (`member_create`, so the email index and audit
 follow); on every SSO login a mapped group claim re-syncs the role. SSO never grants or
@@ -22,13 +23,13 @@ from django.http import HttpRequest
 
 from compliance import audit
 from portal.accounts.models import Role, User
-from tenants.members import permissions
+from tenants.members import permissions, saml
 from tenants.members.models import SsoConfig
 
 PROVIDER = "openid_connect"
 PROVIDER_ID = "sso"
-SAML_PROVIDER = "saml"
-SAML_SLUG = "sso"  # allauth's organization slug: /accounts/saml/sso/…
+SAML_PROVIDER = saml.PROVIDER
+SAML_SLUG = saml.SLUG  # allauth's organization slug: /accounts/saml/sso/…
 # When several groups map, the first role in this order wins.
 ROLE_PRECEDENCE = (Role.ORG_ADMIN, Role.OPERATOR, Role.DEVELOPER, Role.AUDITOR, Role.VIEWER)
 SSO_ROLES = tuple(str(role) for role in ROLE_PRECEDENCE)
@@ -46,7 +47,7 @@ def sso_enabled() -> bool:
     return connection.schema_name != "public" and sso_config().enabled and sso_app() is not None
 
 
-def role_from_claims(claims: dict[str, Any], config: SsoConfig) -> str | None:
+def role_from_claims(claims: dict[str, Any], config: Any) -> str | None:
     """The role the IdP groups map to, or None when no group is mapped."""
     groups = claims.get(config.group_claim) or []
     if isinstance(groups, str):
@@ -67,7 +68,7 @@ def claims_of(sociallogin: Any) -> dict[str, Any]:
     return claims
 
 
-def _clean_role_map(role_map: dict[str, str]) -> dict[str, str]:
+def clean_role_map(role_map: dict[str, str]) -> dict[str, str]:
     cleaned = {}
     for group, role in role_map.items():
         if role not in SSO_ROLES:
@@ -108,7 +109,7 @@ def sso_configure(
     config.enabled = enabled
     config.jit_provisioning = jit_provisioning
     config.group_claim = group_claim.strip() or "groups"
-    config.role_map = _clean_role_map(role_map or {})
+    config.role_map = clean_role_map(role_map or {})
     config.default_role = default_role
     config.save()
     audit.record(
@@ -128,33 +129,17 @@ def sso_configure(
     return config
 
 
-def saml_app() -> SocialApp | None:
-    return SocialApp.objects.filter(provider=SAML_PROVIDER, client_id=SAML_SLUG).first()
+def mapping_for(provider: str) -> Any:
+    """On/off, JIT, group claim, role map and default role of a provider's sign-ins: OIDC's
+    live in `SsoConfig`, SAML's next to the IdP settings (`saml.saml_mapping`)."""
+    return saml.saml_mapping() if provider == SAML_PROVIDER else sso_config()
 
 
-@transaction.atomic
-def saml_configure(
-    *, actor: Any, entity_id: str, sso_url: str, x509cert: str, email_attribute: str = "email"
-) -> SocialApp:
-    """The tenant's SAML IdP (allauth's SAML provider, python3-saml). On/off, JIT and the
-    group → role mapping are shared with OIDC in `SsoConfig` (group attribute = group claim)."""
-    permissions.authorize(actor, "sso.manage")
-    if not (entity_id and sso_url and x509cert):
-        raise ValidationError({"entity_id": "The IdP entity id, SSO URL and certificate are all needed."})
-    app = saml_app() or SocialApp(provider=SAML_PROVIDER, client_id=SAML_SLUG, name="SAML single sign-on")
-    app.settings = {
-        "idp": {"entity_id": entity_id.strip(), "sso_url": sso_url.strip(), "x509cert": x509cert.strip()},
-        "attribute_mapping": {"uid": "uid", "email": email_attribute, "email_verified": "email_verified"},
-        "advanced": {"want_assertion_signed": True, "reject_deprecated_algorithm": True},
-    }
-    app.save()
-    audit.record(
-        action="sso.saml.configure",
-        actor=actor,
-        target=app,
-        payload={"entity_id": entity_id.strip(), "sso_url": sso_url.strip()},
-    )
-    return app
+def _first(value: Any) -> str:
+    """SAML attributes are lists of values; OIDC claims are plain."""
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else ""
+    return str(value or "")
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
@@ -166,12 +151,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if connection.schema_name == "public":
             return []
         apps = super().list_apps(request, provider=provider, client_id=client_id)
-        if not sso_config().enabled:
-            apps = [app for app in apps if app.provider not in (PROVIDER, SAML_PROVIDER)]
-        return apps
+        enabled = {PROVIDER: sso_config().enabled, SAML_PROVIDER: saml.saml_mapping().enabled}
+        return [app for app in apps if enabled.get(app.provider, True)]
 
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
-        config = sso_config()
+        config = mapping_for(sociallogin.account.provider)
         return config.enabled and config.jit_provisioning
 
     def pre_social_login(self, request: HttpRequest, sociallogin: Any) -> None:
@@ -179,30 +163,32 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if user.pk and getattr(user, "is_service_account", False):
             raise PermissionDenied("Service accounts cannot sign in.")
         if user.pk and sociallogin.is_existing:
-            self._sync_role(user, claims_of(sociallogin))
+            self._sync_role(user, sociallogin)
 
     def save_user(self, request: HttpRequest, sociallogin: Any, form: Any = None) -> User:
         """Just-in-time provisioning through the member service (email index + audit)."""
         from tenants.members.services import member_create
 
-        config = sso_config()
+        provider = sociallogin.account.provider
+        config = mapping_for(provider)
         claims = claims_of(sociallogin)
-        email = (sociallogin.user.email or claims.get("email") or "").strip().lower()
+        email = (sociallogin.user.email or _first(claims.get("email"))).strip().lower()
         if not email:
             raise ValidationError("The identity provider sent no email address.")
         role = role_from_claims(claims, config) or config.default_role
-        name = str(claims.get("name") or "")[:150]
-        user = member_create(email=email, role=role, name=name, source="sso")
+        name_key = config.name_attribute if provider == SAML_PROVIDER else "name"
+        name = _first(claims.get(name_key)) if name_key else ""
+        user = member_create(email=email, role=role, name=name[:150], source="sso")
         user.set_unusable_password()
         user.save(update_fields=["password"])
         sociallogin.user = user
         sociallogin.save(request)
         return user
 
-    def _sync_role(self, user: User, claims: dict[str, Any]) -> None:
+    def _sync_role(self, user: User, sociallogin: Any) -> None:
         from tenants.members.services import member_role_set
 
-        role = role_from_claims(claims, sso_config())
+        role = role_from_claims(claims_of(sociallogin), mapping_for(sociallogin.account.provider))
         if role and role != user.role and user.role != Role.OWNER:
             member_role_set(member=user, role=role, actor=None, source="sso")
             user.refresh_from_db(fields=["role"])

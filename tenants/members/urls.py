@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from tenants.members.views import members, security, sso
+from tenants.members.views import members, saml, security, sso
 
 app_name = "members"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -20,6 +20,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("service-accounts/<int:pk>/tokens/", members.service_account_token, name="service-account-token"),
     path("policy/", members.policy, name="policy"),
     path("sso/", sso.sso_settings, name="sso"),
+    path("sso/saml/", saml.saml_settings, name="sso-saml"),
     path("security/", security.security_home, name="security"),
     path("security/verify/", security.otp_challenge, {"purpose": "verify"}, name="mfa-verify"),
     path("security/step-up/", security.otp_challenge, {"purpose": "step_up"}, name="step-up"),

@@ -1,77 +1,351 @@
-"""SAML (allauth + python3-saml/xmlsec): per-tenant IdP config, SP metadata, AuthnRequest.
-
-The assertion-consuming half needs an IdP that signs responses; that end-to-end flow is
-not covered here (OIDC is, against a real local provider in test_sso.py)."""
+"""SAML end to end: Acme's org admin configures an IdP; a test IdP (own RSA key and
+self-signed certificate, assertions signed by xmlsec) answers the portal's AuthnRequest and
+the browser posts its Response to Acme's ACS. A good response signs a new member in with the
+mapped role; every bad one is refused with a clear message and an audit event."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from django.db import connection
+import pytest
 from django.test import Client
-from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, tenant_context
 
-from tenants.members import sso
+from portal.accounts.models import User
+from tenants.members import saml
+from tenants.models import TenantEmail
 
 from .conftest import audit_actions
+from .saml_idp import SamlIdp, authn_request_id, key_and_certificate
+
+BASE = f"/accounts/saml/{saml.SLUG}"
 
 
-def _certificate() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp.test")])
-    now = timezone.now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + timezone.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    return "".join(pem.splitlines()[1:-1])
+@pytest.fixture
+def idp() -> SamlIdp:
+    return SamlIdp()
 
 
-def _configure(alice, *, enabled=True):
-    with schema_context(alice.schema_name):
-        connection.tenant = alice.tenant
-        actor = alice.user()
-        config = sso.sso_config()
-        config.enabled = enabled
-        config.save()
-        sso.saml_configure(
-            actor=actor,
-            entity_id="https://idp.test/entity",
-            sso_url="https://idp.test/sso",
-            x509cert=_certificate(),
-        )
+def _configure(persona, idp: SamlIdp, **overrides):
+    with tenant_context(persona.tenant):
+        options = {
+            "actor": persona.user(),
+            "entity_id": idp.entity_id,
+            "sso_url": idp.sso_url,
+            "x509cert": idp.cert_pem,
+            "email_attribute": "email",
+            "name_attribute": "displayName",
+            "group_attribute": "groups",
+            "role_map": {"ops-team": "operator", "eng": "developer"},
+            "default_role": "viewer",
+        } | overrides
+        return saml.saml_configure(**options)
 
 
-def test_acme_serves_its_own_sp_metadata(alice, db):
-    _configure(alice)
-    response = Client(HTTP_HOST=alice.host).get(f"/accounts/saml/{sso.SAML_SLUG}/metadata/")
+def _sp(persona) -> dict[str, str]:
+    return {
+        "acs_url": f"http://{persona.host}{BASE}/acs/",
+        "audience": f"http://{persona.host}{BASE}/metadata/",
+    }
+
+
+def _start(host: str, idp: SamlIdp) -> tuple[Client, str]:
+    """The member clicks "sign in with SAML": the portal redirects to the IdP."""
+    client = Client(HTTP_HOST=host)
+    start = client.post(f"{BASE}/login/")
+    assert start.status_code == 302, start.content[:300]
+    assert start["Location"].startswith(idp.sso_url + "?")
+    return client, authn_request_id(start["Location"])
+
+
+def _post(client: Client, saml_response: str):
+    """The browser posts the IdP's answer to the ACS and follows the portal's redirect."""
+    posted = client.post(f"{BASE}/acs/", {"SAMLResponse": saml_response, "RelayState": ""})
+    assert posted.status_code == 302
+    assert urlsplit(posted["Location"]).path == f"{BASE}/acs/finish/"
+    return client.get(posted["Location"])
+
+
+def _refusals(persona) -> list:
+    return audit_actions(persona.schema_name, "auth.sso.refused")
+
+
+def _assert_refused(persona, done, reason: str, text: bytes, client: Client, before: int) -> None:
+    assert done.status_code == 403
+    assert text in done.content.replace(b"&#x27;", b"'")
+    assert client.get("/api/v1/me/").status_code in (401, 403)  # nobody signed in
+    refusals = _refusals(persona)
+    assert len(refusals) == before + 1
+    assert refusals[0].payload["reason"] == reason
+    assert refusals[0].payload["provider"] == "saml"
+
+
+def test_acme_serves_its_own_sp_metadata(alice, idp, db):
+    _configure(alice, idp)
+    response = Client(HTTP_HOST=alice.host).get(f"{BASE}/metadata/")
     assert response.status_code == 200
     assert b"EntityDescriptor" in response.content
-    assert f"{alice.host}/accounts/saml/{sso.SAML_SLUG}/acs/".encode() in response.content
+    assert f"{alice.host}{BASE}/acs/".encode() in response.content
     assert audit_actions(alice.schema_name, "sso.saml.configure")
 
 
-def test_saml_login_sends_an_authn_request_to_the_idp(alice, db):
-    _configure(alice)
-    response = Client(HTTP_HOST=alice.host).post(f"/accounts/saml/{sso.SAML_SLUG}/login/")
+def test_saml_login_sends_an_authn_request_to_the_idp(alice, idp, db):
+    _configure(alice, idp)
+    _, request_id = _start(alice.host, idp)
+    assert request_id
+
+
+def test_globex_has_no_saml_app(alice, mallory, idp, db):
+    _configure(alice, idp)
+    assert Client(HTTP_HOST=mallory.host).get(f"{BASE}/metadata/").status_code == 404
+
+
+def test_disabled_saml_cannot_be_used(alice, idp, db):
+    _configure(alice, idp, enabled=False)
+    assert Client(HTTP_HOST=alice.host).post(f"{BASE}/login/").status_code == 404
+
+
+def test_a_signed_response_provisions_dave_with_his_group_role_and_signs_him_in(alice, idp, db):
+    _configure(alice, idp)
+    client, request_id = _start(alice.host, idp)
+    response = idp.response(
+        **_sp(alice),
+        in_response_to=request_id,
+        email="Dave@acme.test",
+        groups=("eng", "ops-team"),
+        name="Dave",
+    )
+    done = _post(client, response)
+    assert done.status_code == 302, done.content[:500]
+    with schema_context(alice.schema_name):
+        dave = User.objects.get(email="dave@acme.test")
+    assert dave.role == "operator"  # the highest mapped role wins
+    assert dave.name == "Dave"
+    assert not dave.has_usable_password()
+    assert TenantEmail.objects.filter(email="dave@acme.test", tenant__slug="acme").exists()
+    assert client.get("/api/v1/me/").json()["email"] == "dave@acme.test"
+    login = audit_actions(alice.schema_name, "auth.sso.login")[0]
+    assert login.payload["provider"] == "saml"
+    assert audit_actions(alice.schema_name, "member.create")[0].payload == {
+        "role": "operator",
+        "source": "sso",
+    }
+
+
+def test_a_later_saml_login_syncs_the_role_and_unmapped_users_get_the_default(alice, idp, db):
+    _configure(alice, idp)
+    for groups in (("eng",), ("ops-team",)):
+        client, request_id = _start(alice.host, idp)
+        done = _post(
+            client,
+            idp.response(**_sp(alice), in_response_to=request_id, email="erin@acme.test", groups=groups),
+        )
+        assert done.status_code == 302
+    client, request_id = _start(alice.host, idp)
+    _post(
+        client, idp.response(**_sp(alice), in_response_to=request_id, email="frank@acme.test", groups=("x",))
+    )
+    with schema_context(alice.schema_name):
+        assert User.objects.get(email="erin@acme.test").role == "operator"
+        assert User.objects.get(email="frank@acme.test").role == "viewer"
+
+
+def test_an_unsigned_response_is_refused(alice, idp, db):
+    _configure(alice, idp)
+    before = len(_refusals(alice))
+    client, request_id = _start(alice.host, idp)
+    done = _post(
+        client, idp.response(**_sp(alice), in_response_to=request_id, email="eve@acme.test", sign=False)
+    )
+    _assert_refused(alice, done, "unsigned", b"was not signed", client, before)
+    with schema_context(alice.schema_name):
+        assert not User.objects.filter(email="eve@acme.test").exists()
+
+
+def test_a_response_signed_with_another_key_is_refused(alice, idp, db):
+    _configure(alice, idp)
+    before = len(_refusals(alice))
+    client, request_id = _start(alice.host, idp)
+    forged = idp.response(
+        **_sp(alice),
+        in_response_to=request_id,
+        email="alice@acme.test",
+        signing_key=key_and_certificate("evil"),
+    )
+    done = _post(client, forged)
+    _assert_refused(alice, done, "bad_signature", b"does not match the certificate", client, before)
+
+
+def test_an_expired_response_is_refused(alice, idp, db):
+    _configure(alice, idp)
+    before = len(_refusals(alice))
+    client, request_id = _start(alice.host, idp)
+    stale = idp.response(
+        **_sp(alice),
+        in_response_to=request_id,
+        email="eve@acme.test",
+        issued_at=datetime.now(UTC) - timedelta(hours=2),
+    )
+    done = _post(client, stale)
+    _assert_refused(alice, done, "expired", b"has expired", client, before)
+
+
+def test_a_response_for_another_audience_is_refused(alice, idp, db):
+    _configure(alice, idp)
+    before = len(_refusals(alice))
+    client, request_id = _start(alice.host, idp)
+    other = idp.response(
+        acs_url=_sp(alice)["acs_url"],
+        audience="https://some-other-app.test/saml/metadata",
+        in_response_to=request_id,
+        email="eve@acme.test",
+    )
+    done = _post(client, other)
+    _assert_refused(alice, done, "wrong_audience", b"issued for another service", client, before)
+
+
+def test_a_replayed_response_is_refused_in_the_same_and_in_another_browser(alice, idp, db):
+    _configure(alice, idp)
+    client, request_id = _start(alice.host, idp)
+    captured = idp.response(**_sp(alice), in_response_to=request_id, email="gus@acme.test")
+    assert _post(client, captured).status_code == 302  # the real sign-in
+    before = len(_refusals(alice))
+    again = _post(client, captured)
+    assert again.status_code == 403
+    assert b"already used" in again.content
+    attacker, _ = _start(alice.host, idp)  # another browser, with a login in flight of its own
+    replay = _post(attacker, captured)
+    _assert_refused(alice, replay, "replayed", b"already used", attacker, before + 1)
+    assert len(_refusals(alice)) == before + 2
+
+
+def test_an_unsolicited_idp_initiated_response_is_refused(alice, idp, db):
+    _configure(alice, idp)
+    before = len(_refusals(alice))
+    client = Client(HTTP_HOST=alice.host)
+    done = _post(client, idp.response(**_sp(alice), in_response_to=None, email="alice@acme.test"))
+    _assert_refused(alice, done, "unsolicited", b"did not start this sign-in", client, before)
+
+
+def test_a_response_without_a_pending_acs_post_is_refused(alice, idp, db):
+    _configure(alice, idp)
+    before = len(_refusals(alice))
+    client = Client(HTTP_HOST=alice.host)
+    done = client.get(f"{BASE}/acs/finish/")
+    _assert_refused(alice, done, "no_response", b"No sign-in response", client, before)
+
+
+def test_mallorys_idp_cannot_sign_anyone_into_acme(alice, mallory, idp, db):
+    """Globex trusts Mallory's IdP. Its response for Globex's SP, one aimed at Acme's SP, and
+    one that even claims to come from Acme's IdP all fail at Acme's ACS: Acme trusts only its
+    own IdP's issuer and certificate."""
+    _configure(alice, idp)
+    mallory_idp = SamlIdp(entity_id="https://idp.globex.test/saml", sso_url="https://idp.globex.test/sso")
+    _configure(mallory, mallory_idp)
+    impostor = SamlIdp(entity_id=idp.entity_id, key_pem=mallory_idp.key_pem, cert_pem=mallory_idp.cert_pem)
+    attempts = (
+        (mallory_idp, _sp(mallory), "wrong_destination"),
+        (mallory_idp, _sp(alice), "wrong_issuer"),
+        (impostor, _sp(alice), "bad_signature"),
+    )
+    for number, (issuer, sp, reason) in enumerate(attempts):
+        before = len(_refusals(alice))
+        client, request_id = _start(alice.host, idp)
+        done = _post(client, issuer.response(**sp, in_response_to=request_id, email=alice.email))
+        assert done.status_code == 403, number
+        _assert_refused(alice, done, reason, saml.REASONS[reason].encode(), client, before)
+
+
+def test_a_response_for_globex_from_a_shared_idp_is_refused_by_acme(alice, mallory, idp, db):
+    """Both tenants use the same IdP (same certificate). A response it issued for Globex's SP
+    is still refused at Acme: wrong destination and audience."""
+    _configure(alice, idp)
+    _configure(mallory, idp)
+    before = len(_refusals(alice))
+    client, request_id = _start(alice.host, idp)
+    for_globex = idp.response(**_sp(mallory), in_response_to=request_id, email="mallory@globex.test")
+    done = _post(client, for_globex)
+    assert done.status_code == 403
+    assert _refusals(alice)[0].payload["reason"] in ("wrong_destination", "wrong_audience")
+    assert len(_refusals(alice)) == before + 1
+    with schema_context(alice.schema_name):
+        assert not User.objects.filter(email="mallory@globex.test").exists()
+
+
+def _form(idp: SamlIdp, **overrides) -> dict[str, str]:
+    return {
+        "enabled": "on",
+        "entity_id": idp.entity_id,
+        "sso_url": idp.sso_url,
+        "x509cert": idp.cert_pem,
+        "email_attribute": "mail",
+        "name_attribute": "displayName",
+        "uid_attribute": "",
+        "group_attribute": "memberOf",
+        "role_map": "ops = operator\nauditors = auditor",
+        "default_role": "viewer",
+        "jit_provisioning": "on",
+    } | overrides
+
+
+def test_alice_configures_saml_on_the_settings_page_with_step_up(client_for, alice, idp):
+    stale = client_for(alice, otp=False).post("/members/sso/saml/", _form(idp))
+    assert stale["Location"].startswith("/members/security/step-up/")
+    client = client_for(alice)
+    page = client.get("/members/sso/saml/")
+    assert page.status_code == 200
+    assert f"http://{alice.host}{BASE}/acs/".encode() in page.content
+    assert client.post("/members/sso/saml/", _form(idp)).status_code == 302
+    with tenant_context(alice.tenant):
+        app = saml.saml_app()
+        mapping = saml.saml_mapping(app)
+    assert app.settings["idp"]["entity_id"] == idp.entity_id
+    assert app.settings["attribute_mapping"] == {"email": "mail"}
+    assert mapping.enabled
+    assert mapping.group_claim == "memberOf"
+    assert mapping.role_map == {"ops": "operator", "auditors": "auditor"}
+    event = audit_actions(alice.schema_name, "sso.saml.configure")[0]
+    assert event.payload["role_map"] == {"ops": "operator", "auditors": "auditor"}
+    assert b"memberOf" in client.get("/members/sso/saml/").content  # the saved values come back
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "x509cert",
+            "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----",
+            b"not an X.509",
+        ),
+        ("x509cert", "", b"This field is required"),
+        ("sso_url", "http://idp.test/sso", b"must be an https://"),
+        ("sso_url", "javascript:alert(1)", b"Enter a valid URL"),
+        ("role_map", "admins = owner", b"Line 1"),
+        ("entity_id", "", b"This field is required"),
+    ],
+)
+def test_bad_saml_settings_show_errors_in_the_form(client_for, alice, idp, field, value, message):
+    response = client_for(alice).post("/members/sso/saml/", _form(idp, **{field: value}))
+    assert response.status_code == 400
+    assert message in response.content
+    assert b'class="field has-error' in response.content
+    with tenant_context(alice.tenant):
+        assert saml.saml_app() is None
+
+
+def test_an_expired_idp_certificate_is_refused_in_the_form(client_for, alice, idp):
+    _, expired = key_and_certificate("old-idp", expired=True)
+    response = client_for(alice).post("/members/sso/saml/", _form(idp, x509cert=expired))
+    assert response.status_code == 400
+    assert b"This certificate expired on" in response.content
+
+
+def test_only_owners_and_org_admins_open_saml_settings(client_for, bob, mallory, alice):
+    assert client_for(bob).get("/members/sso/saml/").status_code == 403
+    mallory_client = client_for(mallory)
+    assert mallory_client.get("/members/sso/saml/").status_code == 200  # her own tenant
+    mallory_client.defaults["HTTP_HOST"] = alice.host
+    response = mallory_client.get("/members/sso/saml/")
     assert response.status_code == 302
-    target = urlsplit(response["Location"])
-    assert f"{target.scheme}://{target.netloc}{target.path}" == "https://idp.test/sso"
-    assert "SAMLRequest" in parse_qs(target.query)
-
-
-def test_globex_has_no_saml_app(alice, mallory, db):
-    _configure(alice)
-    assert Client(HTTP_HOST=mallory.host).get(f"/accounts/saml/{sso.SAML_SLUG}/metadata/").status_code == 404
+    assert "/accounts/login/" in response["Location"]
