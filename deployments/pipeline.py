@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core import signing as django_signing
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -370,6 +371,8 @@ def deploy_command(target: DeployTarget, *, variables: dict[str, str] | None = N
         "release_keys": release_key_set(),
         "artifact_url": f"{base}/{link_token(agent_id=target.agent_id, run_id=run.pk, purpose='artifact')}/",
         "backup_url": f"{base}/{link_token(agent_id=target.agent_id, run_id=run.pk, purpose='backup')}/",
+        "migrate_url": f"{base}/{link_token(agent_id=target.agent_id, run_id=run.pk, purpose='migrate')}"
+        "/migrate/",
         "variables": variables,
     }
 
@@ -392,6 +395,42 @@ def pending_commands(*, agent: Agent) -> list[dict]:
 
 def run_targets_agent(*, run_id: int, agent_id: int) -> bool:
     return DeployTarget.objects.filter(run_id=run_id, agent_id=agent_id).exists()
+
+
+@transaction.atomic
+def migrate_check(*, target: DeployTarget, backup_step: str) -> policies.Decision:
+    """The agent asks just before it runs the release's migrate command: `deploy.migrate`.
+
+    Whether a backup exists is the portal's own record (the name the backup upload stored
+    for this target, and that object in storage); the agent only reports its step state. On a
+    block the caller refuses (the violation and this run's audit event are kept) and the agent
+    fails its apply step and rolls back.
+    """
+    run = target.run
+    key = target.backup_name
+    exists = bool(key) and backup_step == DeployStep.State.SUCCEEDED and default_storage.exists(key)
+    decision = policies.evaluate(
+        "deploy.migrate",
+        {
+            "actor": run.requested_by,
+            "environment": run.environment.name,
+            "is_production": run.environment.is_production,
+            "release": run.release.version,
+            "kind": run.kind,
+            "run": run.pk,
+            "backup_exists": exists,
+            "backup_key": key,
+            "backup_step": backup_step,
+        },
+    )
+    if decision.blocked:
+        audit.record(
+            action="deployments.run.migrate_blocked",
+            actor=None,
+            target=run,
+            payload={"agent": target.agent_id, "policies": decision.messages},
+        )
+    return decision
 
 
 # --- agent reports ----------------------------------------------------------------------

@@ -269,6 +269,9 @@ class Deployer:
                 )
             else:
                 await self._run(commands["stop"], context=context, run_id=run_id, cwd=release_dir)
+            refusal = self._migrate_refusal(command)
+            if refusal:
+                raise StepFailed(refusal)
             journal["migrate_started"] = True
             self._write("journal.json", journal)
             await self._run(commands["migrate"], context=context, run_id=run_id, cwd=release_dir)
@@ -304,6 +307,28 @@ class Deployer:
             },
         )
         self._result(run_id, "succeeded", version, f"{version} is live")
+
+    def _migrate_refusal(self, command: dict) -> str:
+        """Ask the portal's `deploy.migrate` policies first; "" when migrate may run.
+
+        Fails closed: a portal that offers the check but cannot be asked (OSError) fails the step.
+        """
+        if not command.get("migrate_url"):
+            return ""  # a portal without the check
+        status, body = http_request(
+            self.url.rstrip("/") + command["migrate_url"],
+            "POST",
+            body=json.dumps({"backup_step": "succeeded"}).encode(),
+            headers={"Content-Type": "application/json"},
+            connect_to=self.connect_to,
+        )
+        if status == 200:
+            return ""
+        try:
+            reason = str(json.loads(body)["error"]["message"])
+        except (ValueError, KeyError, TypeError):
+            reason = body[:300].decode(errors="replace")
+        return f"migrate refused by the portal ({status}): {reason}"
 
     async def rollback(self, journal: dict, reason: str) -> None:
         run_id, previous = journal["run_id"], journal.get("previous")

@@ -129,3 +129,23 @@ class AgentArtifactView(APIView):
         target.backup_name = name
         target.save(update_fields=["backup_name"])
         return Response({"name": name}, status=status.HTTP_201_CREATED)
+
+
+class MigrateCheckIn(serializers.Serializer):
+    backup_step = serializers.CharField(max_length=20, required=False, default="")
+
+
+class AgentMigrateCheckView(APIView):
+    """POST before the agent migrates: 200 when the `deploy.migrate` policies allow it, else 403."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=MigrateCheckIn, responses={200: dict}, tags=["deployments: agent protocol"])
+    def post(self, request: Request, token: str) -> Response:
+        target = _target(token, "migrate")
+        data = MigrateCheckIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        decision = pipeline.migrate_check(target=target, backup_step=data.validated_data["backup_step"])
+        decision.raise_if_blocked()  # after the service committed: the violation is kept
+        return Response({"allowed": True, "warnings": decision.warnings})

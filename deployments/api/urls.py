@@ -20,6 +20,11 @@ router.register("terminal-sessions", views.TerminalSessionViewSet, basename="dep
 urlpatterns: list[URLPattern | URLResolver] = [
     path("agents/enroll/", agent_views.AgentEnrollView.as_view(), name="deployments-agent-enroll"),
     path("agent-links/<str:token>/", agent_views.AgentArtifactView.as_view(), name="deployments-agent-link"),
+    path(
+        "agent-links/<str:token>/migrate/",
+        agent_views.AgentMigrateCheckView.as_view(),
+        name="deployments-agent-migrate-check",
+    ),
     path("alerts/", include("deployments.alerts.api.urls")),
     *router.urls,
 ]
