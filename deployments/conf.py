@@ -11,6 +11,10 @@ DEFAULTS: dict[str, Any] = {
     "DEPLOY_MISSED_HEARTBEATS": 3,
     "DEPLOY_CHALLENGE_SECONDS": 30,
     "DEPLOY_AUTH_TIMEOUT_SECONDS": 10.0,
+    # `hello` on /ws/agent/ per fixed window; an agent's backoff stays well under these.
+    "DEPLOY_HELLO_WINDOW_SECONDS": 60,
+    "DEPLOY_HELLO_PER_IP": 300,  # a fleet behind one NAT reconnects at once after a portal restart
+    "DEPLOY_HELLO_PER_AGENT": 20,
     "DEPLOY_TOKEN_MAX_DAYS": 30,
     "DEPLOY_ARTIFACT_MAX_BYTES": 200 * 1024 * 1024,
     "DEPLOY_LOG_RETENTION_DAYS": 14,

@@ -60,6 +60,7 @@ class Connection:
         self.stopping = False
         self.tasks: set[asyncio.Task] = set()
         self.on_ack: dict[int, Callable[[], None]] = {}
+        self.retry_after = 0.0  # set when the portal throttles our hello
 
     # --- what the rest of the agent calls -------------------------------------------------
     def log(
@@ -121,7 +122,8 @@ class Connection:
                 self.connected.clear()
             if self.stopping:
                 break
-            await asyncio.sleep(backoff * (0.8 + random.random() * 0.4))
+            await asyncio.sleep(max(backoff * (0.8 + random.random() * 0.4), self.retry_after))
+            self.retry_after = 0.0
             backoff = min(backoff * 2, 30.0)
 
     async def _session(self, ws: Any) -> bool:
@@ -129,6 +131,10 @@ class Connection:
             json.dumps({"type": "hello", "agent_id": self.identity.agent_id, "version": AGENT_VERSION})
         )
         challenge = json.loads(await asyncio.wait_for(ws.recv(), 15))
+        if challenge.get("type") == "throttled":  # too many hellos: come back later, keep credentials
+            self.retry_after = min(float(challenge.get("retry_after") or 30), 600.0)
+            log.info("portal throttled this agent; retrying in %.0fs", self.retry_after)
+            return False
         if challenge.get("type") != "challenge":
             raise Refused(challenge.get("reason", "no challenge"))
         nonce = challenge["nonce"]

@@ -2,7 +2,9 @@
 
 Handshake: the agent says `hello` with its id, the portal answers with a fresh single-use
 nonce, the agent signs it. Nothing else is accepted before that. Reliable messages (`rel`)
-are processed in order, at most once (by sequence number), then acked.
+are processed in order, at most once (by sequence number), then acked. `hello` is rate
+limited per client IP and per claimed agent id (`deployments.ratelimit`): over the limit the
+agent gets `{"type": "throttled", "retry_after": s}` and close code 4429.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import asyncio
 import json
 from typing import Any
 
-from deployments import conf, logstore, pipeline, services
+from deployments import conf, logstore, pipeline, ratelimit, services
 from deployments.consumers.base import JsonConsumer, logs_group, terminal_group
 from deployments.models import Agent
 from deployments.release_keys import release_key_set
 from portal.channels import tenant_sync
+
+CLOSE_THROTTLED = 4429  # like HTTP 429: too many `hello`s from this IP or for this agent id
 
 
 class AgentConsumer(JsonConsumer):
@@ -67,6 +71,20 @@ class AgentConsumer(JsonConsumer):
     # --- handshake ----------------------------------------------------------------------
     async def _handshake(self, kind: str | None, content: dict) -> None:
         if kind == "hello" and isinstance(content.get("agent_id"), int) and self.pending is None:
+            retry_after = await ratelimit.hello_retry_after(
+                ip=ratelimit.scope_client_ip(self.scope), schema=self.schema, agent_id=content["agent_id"]
+            )
+            if retry_after:
+                # Not a refusal of the credentials: the agent keeps them and comes back later.
+                await self.send_json(
+                    {
+                        "type": "throttled",
+                        "reason": "Too many hellos; try again later.",
+                        "retry_after": retry_after,
+                    }
+                )
+                await self.close(code=CLOSE_THROTTLED)
+                return
             nonce = await self._issue(content["agent_id"])
             self.pending = (content["agent_id"], nonce)
             await self.send_json({"type": "challenge", "nonce": nonce})
