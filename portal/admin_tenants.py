@@ -58,6 +58,7 @@ class TenantAdmin(admin.ModelAdmin):
     change_form_template = "admin/tenants/tenant/change_form.html"
     readonly_fields = [
         "schema_name",
+        "plan",  # changed only through billing's plan_assign (preview, reason, both audit chains)
         "status",
         "status_changed_at",
         "status_reason",
@@ -119,6 +120,7 @@ class TenantAdmin(admin.ModelAdmin):
                 operator_actions=selectors.recent_operator_actions(tenant),
                 support_url=f"{reverse('admin:index')}support/{tenant.pk}/",
                 status_url=reverse("admin:tenants_tenant_status", args=[tenant.pk]),
+                plan_url=reverse("admin:billing_tenantplan_change", args=[tenant.pk]),
             )
         return super().change_view(request, object_id, form_url, extra)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from tenants.billing import catalog, selectors, services, stripe_client, webhooks
+from tenants.billing import catalog, limits, selectors, services, stripe_client, webhooks
 from tenants.billing.models import (
     Invoice,
     ReconciliationMismatch,
@@ -165,16 +166,59 @@ class ReconciliationMismatchAdmin(admin.ModelAdmin):
     actions = [resolve_mismatches]
 
 
+class PlanAssignForm(forms.ModelForm):
+    """The plan, with the downgrade preview: over the new plan's limits only when forced, with a reason."""
+
+    force = forms.BooleanField(
+        required=False,
+        label="Assign even if usage exceeds the plan",
+        help_text="Nothing is deleted; the tenant cannot create more until it fits.",
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Recorded in the operator's and the tenant's audit logs; required when forcing.",
+    )
+
+    class Meta:
+        model = TenantPlan
+        fields = ("plan",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].required = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        plan = data.get("plan")
+        if plan is None or self.instance.pk is None:
+            return data
+        tenant = Tenant.objects.get(pk=self.instance.pk)
+        over = services.plan_change_preview(tenant=tenant, plan=plan) if tenant.is_ready else []
+        if over and not data.get("force"):
+            refused = services.PlanChangeRefused(plan=plan, over=over)
+            raise forms.ValidationError(
+                f"{refused.messages[0]} Or tick “Assign even if usage exceeds the plan” and give a reason.",
+                code="plan_over_limits",
+            )
+        if over and len((data.get("reason") or "").strip()) < 5:
+            self.add_error("reason", "Say why you assign a plan the tenant's usage exceeds.")
+        return data
+
+
 @admin.register(TenantPlan)
 class TenantPlanAdmin(admin.ModelAdmin):
-    """Assign plans by hand (the only way when billing is off); audited through the service."""
+    """Assign plans by hand (the only way when billing is off), always through `plan_assign`:
+    the downgrade preview refuses a plan the usage exceeds unless forced with a reason, and
+    every change is audited in the operator's and the tenant's chain. There is no bulk
+    (list-editable) path, which would skip both."""
 
+    form = PlanAssignForm
     list_display = ("name", "slug", "status", "plan")
-    list_editable = ("plan",)
     list_filter = ("plan", "status")
     search_fields = ("slug", "name")
-    fields = ("name", "slug", "status", "plan")
-    readonly_fields = ("name", "slug", "status")
+    fields = ("name", "slug", "status", "usage", "plan", "force", "reason")
+    readonly_fields = ("name", "slug", "status", "usage")
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -186,5 +230,22 @@ class TenantPlanAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="usage now")
+    def usage(self, obj: Any) -> str:
+        if obj is None or not obj.is_ready:
+            return "no schema yet"
+        used = selectors.tenant_usage(obj)
+        return ", ".join(
+            f"{label}: {used.get(kind, 0)}"
+            for kind, (_f, label) in limits.LIMIT_FIELDS.items()
+            if kind in used
+        )
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        services.plan_assign(tenant=Tenant.objects.get(pk=obj.pk), plan=obj.plan, actor=request.user)
+        services.plan_assign(
+            tenant=Tenant.objects.get(pk=obj.pk),
+            plan=form.cleaned_data["plan"],
+            actor=request.user,
+            force=bool(form.cleaned_data.get("force")),
+            reason=form.cleaned_data.get("reason") or "",
+        )

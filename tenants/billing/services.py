@@ -218,7 +218,9 @@ def plan_change(*, tenant: Tenant, plan: Plan, actor: Any, interval: str = "mont
         return subscription_apply(tenant=tenant, fetched=fetched, actor=actor)
 
 
-def _plan_set(*, tenant: Tenant, plan: Plan | None, actor: Any = None, reason: str) -> None:
+def _plan_set(
+    *, tenant: Tenant, plan: Plan | None, actor: Any = None, reason: str, extra: dict[str, Any] | None = None
+) -> None:
     if plan is None or tenant.plan_id == plan.pk:
         return
     previous = tenant.plan.slug if tenant.plan else ""
@@ -228,14 +230,29 @@ def _plan_set(*, tenant: Tenant, plan: Plan | None, actor: Any = None, reason: s
         tenant=tenant,
         action="billing.plan.change",
         actor=actor,
-        payload={"from": previous, "to": plan.slug, "reason": reason},
+        payload={"from": previous, "to": plan.slug, "reason": reason, **(extra or {})},
     )
 
 
 @transaction.atomic
-def plan_assign(*, tenant: Tenant, plan: Plan, actor: Any) -> Tenant:
-    """The operator assigns a plan (how plans work when billing is off)."""
-    _plan_set(tenant=tenant, plan=plan, actor=actor, reason="assigned by operator")
+def plan_assign(*, tenant: Tenant, plan: Plan, actor: Any, force: bool = False, reason: str = "") -> Tenant:
+    """The operator assigns a plan (how plans work when billing is off), audited in both chains.
+
+    A plan the tenant's current usage does not fit is refused with the list of what exceeds
+    it (`PlanChangeRefused`), unless the operator forces it and says why. Nothing is deleted
+    either way: over the limits, the tenant simply cannot create more until it fits.
+    """
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    reason = reason.strip()
+    over = plan_change_preview(tenant=tenant, plan=plan) if tenant.is_ready else []
+    if over and not force:
+        raise PlanChangeRefused(plan=plan, over=over)
+    if over and len(reason) < 5:
+        raise ValidationError(
+            {"reason": ["Say why you assign a plan the tenant's usage exceeds (at least 5 characters)."]}
+        )
+    extra: dict[str, Any] = {"forced": True, "over_limits": over} if over else {}
+    _plan_set(tenant=tenant, plan=plan, actor=actor, reason=reason or "assigned by operator", extra=extra)
     return tenant
 
 
