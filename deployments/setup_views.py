@@ -116,10 +116,11 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _environment_page(request, get_object_or_404(Environment, pk=pk))
 
 
-@require_POST
 @permission_required("environments.manage")
 def environment_settings(request: HttpRequest, pk: int) -> HttpResponse:
     environment = get_object_or_404(Environment, pk=pk)
+    if request.method != "POST":  # a reload or bookmark of a form's answer: back to the page
+        return redirect("deployments:environment", pk=environment.pk)
     form = EnvironmentSettingsForm(request.POST, prefix="settings")
     if form.is_valid():
         try:
@@ -133,10 +134,11 @@ def environment_settings(request: HttpRequest, pk: int) -> HttpResponse:
     return _environment_page(request, environment, status=400, settings_form=form)
 
 
-@require_POST
 @permission_required("environments.manage")
 def variable_set(request: HttpRequest, pk: int) -> HttpResponse:
     environment = get_object_or_404(Environment, pk=pk)
+    if request.method != "POST":  # a reload or bookmark of a form's answer: back to the page
+        return redirect("deployments:environment", pk=environment.pk)
     form = VariableForm(request.POST, prefix="var")
     if form.is_valid():
         try:
@@ -161,10 +163,11 @@ def variable_delete(request: HttpRequest, pk: int, variable_pk: int) -> HttpResp
 
 
 # --- enrolment tokens ---------------------------------------------------------------------
-@require_POST
 @permission_required("agents.manage")
 def token_create(request: HttpRequest, pk: int) -> HttpResponse:
     environment = get_object_or_404(Environment, pk=pk)
+    if request.method != "POST":  # a reload or bookmark of a form's answer: back to the page
+        return redirect("deployments:environment", pk=environment.pk)
     form = EnrollmentTokenForm(request.POST, prefix="token")
     if form.is_valid():
         try:

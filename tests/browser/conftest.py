@@ -131,6 +131,7 @@ def portal_server(platform: Any, request: Any) -> Iterator[LiveServer]:
         # Four slashes: django-environ drops the first "/" of the path (an absolute path stays absolute).
         EMAIL_URL=f"filemail:///{mail_dir}",  # the journeys read invitations from here
     )
+    env.update(getattr(request.module, "SERVER_ENV", {}))  # a module's extra settings, e.g. eager Celery
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
@@ -207,7 +208,11 @@ def journey(browser: Any, portal_server: LiveServer, committed_db: None, request
             """Expected console noise, e.g. the 400 of a form re-rendered with its errors."""
             problems.allowed = (*problems.allowed, *texts)
 
-        def page(self, persona: Any = None, *, viewport: dict[str, int] | None = None) -> Any:
+        def page(
+            self, persona: Any = None, *, viewport: dict[str, int] | None = None, otp: bool = True
+        ) -> Any:
+            """A new browser context; with a persona, signed in (`otp=False`: MFA done at sign-in,
+            but no fresh step-up, so step-up pages ask for a code)."""
             context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
             # Generous: CI machines are shared; a journey that is merely slow must not flake.
             context.set_default_timeout(30_000)
@@ -221,7 +226,7 @@ def journey(browser: Any, portal_server: LiveServer, committed_db: None, request
                     [
                         {
                             "name": settings.SESSION_COOKIE_NAME,
-                            "value": session_for(persona),
+                            "value": session_for(persona, otp=otp),
                             "url": f"http://{host}:{portal_server.port}",
                         }
                     ]

@@ -2,7 +2,7 @@
 release manifest calls (migrate, backup, restore, stop). Standard library only.
 
     python app.py serve --port 8123 --pidfile state/app.pid
-    python app.py migrate --data DIR [--sleep S] [--fail]
+    python app.py migrate --data DIR [--sleep S] [--fail] [--wait-for FILE]
     python app.py backup --data DIR --to FILE
     python app.py restore --data DIR --from FILE
     python app.py stop --pidfile state/app.pid
@@ -51,6 +51,14 @@ def serve(args: argparse.Namespace) -> None:
     server.serve_forever()
 
 
+def _exited(pid: int) -> bool:
+    """A zombie has exited: its parent (the agent started it detached) has not reaped it yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def stop(args: argparse.Namespace) -> None:
     pidfile = Path(args.pidfile)
     if not pidfile.exists():
@@ -61,6 +69,8 @@ def stop(args: argparse.Namespace) -> None:
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
             os.kill(pid, 0)
+            if _exited(pid):
+                break
             time.sleep(0.05)
     except ProcessLookupError:
         pass
@@ -74,6 +84,11 @@ def migrate(args: argparse.Namespace) -> None:
     print(f"INFO migrating to schema of {release_info()['version']}", flush=True)
     if args.sleep:
         time.sleep(args.sleep)
+    if args.wait_for:  # a test holds the migration here until it is watching the run live
+        deadline = time.monotonic() + 120
+        while not Path(args.wait_for).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(f"INFO go signal received, finishing the migration to {release_info()['version']}", flush=True)
     (data / "schema.txt").write_text(release_info()["version"])
     if args.fail:
         print("ERROR migration failed half-way", flush=True)
@@ -108,6 +123,7 @@ def main() -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--sleep", type=float, default=0)
     p.add_argument("--fail", action="store_true")
+    p.add_argument("--wait-for", default="", help="block until this file exists (tests)")
     p = sub.add_parser("backup")
     p.add_argument("--data", required=True)
     p.add_argument("--to", required=True)

@@ -21,10 +21,14 @@ def tarball(version: str, *, healthy: bool = True) -> bytes:
     return buffer.getvalue()
 
 
-def manifest(*, migrate_sleep: float = 0, migrate_fail: bool = False, retries: int = 10) -> dict:
+def manifest(
+    *, migrate_sleep: float = 0, migrate_fail: bool = False, retries: int = 10, migrate_wait_for: str = ""
+) -> dict:
     migrate = ["{python}", "app.py", "migrate", "--data", "{data_dir}"]
     if migrate_sleep:
         migrate += ["--sleep", str(migrate_sleep)]
+    if migrate_wait_for:
+        migrate += ["--wait-for", migrate_wait_for]
     if migrate_fail:
         migrate += ["--fail"]
     pidfile = "{state_dir}/app.pid"

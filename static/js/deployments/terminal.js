@@ -3,6 +3,18 @@
   "use strict";
   const root = document.querySelector("[data-terminal-socket]");
   if (!root || !window.Terminal) return;
+  // xterm.js adds <style> elements for its layout and theme, and our CSP takes only styles that
+  // carry this page's nonce. Stamp the nonce on every <style> created from now on, at creation
+  // (before insertion, where it counts), so the terminal is styled without 'unsafe-inline'.
+  const nonce = document.currentScript ? document.currentScript.nonce : "";
+  if (nonce) {
+    const createElement = Document.prototype.createElement;
+    Document.prototype.createElement = function (tagName, options) {
+      const element = createElement.call(this, tagName, options);
+      if (String(tagName).toLowerCase() === "style") element.setAttribute("nonce", nonce);
+      return element;
+    };
+  }
   const term = new window.Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
   const fit = window.FitAddon ? new window.FitAddon.FitAddon() : null;
   if (fit) term.loadAddon(fit);
