@@ -215,6 +215,7 @@ REASONS = {
     ),
     "no_response": "No sign-in response was received. Sign in again.",
     "no_email": "The identity provider sent no email address.",
+    "owner_by_email": "Owners sign in with their password and second factor, not through single sign-on.",
     "invalid": "The identity provider's response is not valid.",
 }
 
@@ -235,15 +236,15 @@ def classify(reason: str) -> str:
     return next((kind for needle, kind in rules if needle in text), "invalid")
 
 
-def refuse(*, kind: str, detail: str = "", issuer: str = "") -> str:
-    """Audit a refused SAML response (outside any transaction a caller may roll back) and
+def refuse(*, kind: str, detail: str = "", issuer: str = "", provider: str = PROVIDER) -> str:
+    """Audit a refused SSO sign-in (outside any transaction a caller may roll back) and
     return the message the member sees."""
     audit.record(
         action="auth.sso.refused",
         actor=None,
         target=None,
         payload={
-            "provider": PROVIDER,
+            "provider": provider,
             "reason": kind,
             "detail": (detail or "")[:500],
             "issuer": issuer[:300],

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from compliance import audit
 from portal.accounts.models import Role, User
@@ -162,6 +164,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         user = sociallogin.user
         if user.pk and getattr(user, "is_service_account", False):
             raise PermissionDenied("Service accounts cannot sign in.")
+        if user.pk and user.role == Role.OWNER and getattr(sociallogin, "_did_authenticate_by_email", None):
+            # An org admin controls the IdP settings; matching an owner by email would let them
+            # sign in as the owner. Owners sign in with their password (and second factor).
+            raise ImmediateHttpResponse(self._refused(request, sociallogin, "owner_by_email"))
         if user.pk and sociallogin.is_existing:
             self._sync_role(user, sociallogin)
 
@@ -184,6 +190,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         sociallogin.user = user
         sociallogin.save(request)
         return user
+
+    def _refused(self, request: HttpRequest, sociallogin: Any, kind: str) -> HttpResponse:
+        message = saml.refuse(kind=kind, provider=sociallogin.account.provider)
+        return render(request, "members/sso_refused.html", {"message": message, "kind": kind}, status=403)
 
     def _sync_role(self, user: User, sociallogin: Any) -> None:
         from tenants.members.services import member_role_set

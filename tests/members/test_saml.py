@@ -349,3 +349,33 @@ def test_only_owners_and_org_admins_open_saml_settings(client_for, bob, mallory,
     response = mallory_client.get("/members/sso/saml/")
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_an_existing_member_signs_in_by_saml_and_keeps_one_account(alice, bob, idp, db):
+    _configure(alice, idp)
+    client, request_id = _start(alice.host, idp)
+    done = _post(
+        client, idp.response(**_sp(alice), in_response_to=request_id, email=bob.email, groups=("ops-team",))
+    )
+    assert done.status_code == 302, done.content[:500]
+    with schema_context(alice.schema_name):
+        assert User.objects.filter(email=bob.email).count() == 1
+    assert client.get("/api/v1/me/").json()["email"] == bob.email
+
+
+def test_the_login_page_offers_saml_only_when_enabled(alice, idp, db):
+    _configure(alice, idp)
+    page = Client(HTTP_HOST=alice.host).get("/accounts/login/")
+    assert f"{BASE}/login/".encode() in page.content
+    _configure(alice, idp, enabled=False)
+    assert f"{BASE}/login/".encode() not in Client(HTTP_HOST=alice.host).get("/accounts/login/").content
+
+
+def test_saml_never_signs_in_as_an_owner_by_email(alice, idp, db):
+    """Org admins control the IdP settings; an assertion naming the owner's email must not
+    become the owner's session."""
+    _configure(alice, idp)
+    before = len(_refusals(alice))
+    client, request_id = _start(alice.host, idp)
+    done = _post(client, idp.response(**_sp(alice), in_response_to=request_id, email=alice.email))
+    _assert_refused(alice, done, "owner_by_email", b"Owners sign in with their password", client, before)

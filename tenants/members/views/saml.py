@@ -82,6 +82,10 @@ def acs_finish(request: HttpRequest, organization_slug: str) -> HttpResponse:
     login.state = state
     if not login.user.email:
         return _refused(request, "no_email", "no email attribute or NameID", issuer)
+    # The tenant's own IdP is its member directory: its addresses count as verified, so an
+    # existing member signs in to their account (never an owner's: see the adapter).
+    for address in login.email_addresses:
+        address.verified = True
     try:
         return complete_social_login(request, login)
     except ValidationError as exc:  # e.g. the plan's member limit during JIT provisioning
