@@ -64,9 +64,16 @@ class VariableForm(forms.Form):
         strip=False,
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Plain text, or a vault reference such as ${vault:prod/db/password}, "
-        "resolved on the deploy and never stored here.",
+        help_text="Plain text, or a vault reference such as ${vault:prod/db/password}: "
+        "the secret's value is fetched at deploy time and never stored here.",
     )
+
+    def clean_name(self) -> str:
+        # The service refuses the same; checked here too so every error shows at once.
+        name = self.cleaned_data["name"]
+        if not name.replace("_", "").isalnum() or not name[:1].isalpha():
+            raise forms.ValidationError("Use letters, digits and underscores, starting with a letter.")
+        return name
 
     def clean_value(self) -> str:
         from vault.services import REFERENCE_RE  # the vault app's reference syntax

@@ -205,3 +205,53 @@ def test_alice_opens_the_terminal_with_step_up_and_only_allowed_commands_run(
         page.keyboard.press("Enter")
         expect(screen).to_contain_text("rm is not on this tenant's allow-list")
         expect_text(page, "Terminal on")
+
+
+def test_alice_fixes_a_form_error_and_confirms_destructive_actions_bob_only_reads(
+    journey, acme, alice, bob, unique
+):
+    from deployments import services
+
+    with tenant_context(acme):
+        environment = services.environment_create(name=f"setup-{unique}", actor=alice.user())
+    path = f"/deployments/environments/{environment.pk}/"
+    with journey("deploy-setup-pages") as j:
+        j.allow("the server responded with a status of 400")  # the form, re-rendered with its error
+        page = j.page(alice)
+        page.goto(j.server.tenant_url("acme", path))
+        expect(page.get_by_role("region", name="Agents")).to_contain_text("No agent in")
+        page.get_by_label("Name").fill("1-bad name")
+        page.get_by_label("Value").fill("${vault:prod/db")
+        page.get_by_role("button", name="Save variable").click()
+        name = page.get_by_label("Name")
+        expect(name).to_have_attribute("aria-invalid", "true")
+        expect(name).to_be_focused()
+        expect(page.locator(".has-error .error").first).to_contain_text("Use letters, digits and underscores")
+        name.fill("DATABASE_URL")
+        page.get_by_label("Value").fill("${vault:prod/db-url}")
+        page.get_by_role("button", name="Save variable").click()
+        variables = page.get_by_role("region", name="Variables")
+        expect(variables).to_contain_text("${vault:prod/db-url}")
+
+        page.get_by_role("button", name="Remove DATABASE_URL").click()
+        dialog = page.locator("#confirm-dialog")
+        expect(dialog).to_contain_text("Remove DATABASE_URL from")
+        dialog.get_by_role("button", name="Cancel").click()
+        expect(variables).to_contain_text("DATABASE_URL")  # nothing happened
+        page.get_by_role("button", name="Remove DATABASE_URL").click()
+        dialog.get_by_role("button", name="Yes, continue").click()
+        expect(page.locator(".messages")).to_contain_text("Variable DATABASE_URL removed")
+
+        page.get_by_role("button", name="Create enrolment token").click()
+        prefix = page.locator("#enrol-token").input_value()[:10]
+        page.goto(j.server.tenant_url("acme", path))
+        page.get_by_role("button", name=f"Revoke token {prefix}").click()
+        dialog.get_by_role("button", name="Yes, continue").click()
+        expect(page.locator(".messages")).to_contain_text(f"Enrolment token {prefix}… revoked")
+        expect(page.get_by_role("region", name="Enrolment tokens")).to_contain_text("revoked")
+
+        reader = j.page(bob)
+        for url in ("/deployments/environments/", path, "/deployments/terminal-commands/"):
+            reader.goto(j.server.tenant_url("acme", url))
+            expect(reader.get_by_role("heading", level=1)).to_be_visible()
+            expect(reader.locator("main form")).to_have_count(0)  # a developer only reads these
