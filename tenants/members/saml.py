@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from allauth.socialaccount.models import SocialApp
 from cryptography import x509
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -94,9 +95,13 @@ def certificate_body(text: str) -> str:
 
 
 def _https_url(url: str) -> str:
+    """https only; outside production a loopback IdP (a local Keycloak, the browser tests)
+    may use http."""
     url = (url or "").strip()
     parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
+    local = parts.hostname in ("localhost", "127.0.0.1") and not settings.PRODUCTION
+    loopback = parts.scheme == "http" and local
+    if not (parts.scheme == "https" or loopback) or not parts.hostname:
         raise ValidationError({"sso_url": "The single sign-on URL must be an https:// address."})
     return url
 

@@ -379,3 +379,18 @@ def test_saml_never_signs_in_as_an_owner_by_email(alice, idp, db):
     client, request_id = _start(alice.host, idp)
     done = _post(client, idp.response(**_sp(alice), in_response_to=request_id, email=alice.email))
     _assert_refused(alice, done, "owner_by_email", b"Owners sign in with their password", client, before)
+
+
+def test_only_the_sso_start_page_may_post_on_to_the_tenants_idp(alice, idp, db):
+    """Browsers check form-action against the redirect that answers a form post: the SAML
+    "continue" page allows Acme's IdP origin, other pages do not."""
+    _configure(alice, idp)
+    client = Client(HTTP_HOST=alice.host)
+    start = client.get(f"{BASE}/login/")
+    assert start.status_code == 200
+    form_action = next(
+        d for d in start["Content-Security-Policy"].split(";") if d.strip().startswith("form-action")
+    )
+    assert "https://idp.test" in form_action
+    assert "'self'" in form_action
+    assert "https://idp.test" not in client.get("/accounts/login/")["Content-Security-Policy"]

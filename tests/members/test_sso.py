@@ -165,3 +165,13 @@ def test_an_existing_member_signs_in_by_sso_and_keeps_one_account(bob, alice, id
         assert User.objects.filter(email=bob.email).count() == 1
         assert User.objects.get(email=bob.email).role == "operator"  # synced from the group
     assert client.get("/api/v1/me/").json()["email"] == bob.email
+
+
+def test_the_oidc_start_page_may_post_on_to_the_issuer(alice, idp, db):
+    _configure(alice, idp)
+    start = Client(HTTP_HOST=alice.host).get(f"/accounts/oidc/{sso.PROVIDER_ID}/login/")
+    assert start.status_code == 200
+    form_action = next(
+        d for d in start["Content-Security-Policy"].split(";") if d.strip().startswith("form-action")
+    )
+    assert idp.issuer in form_action  # http://127.0.0.1:<port>, the issuer's origin
