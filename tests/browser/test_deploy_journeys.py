@@ -149,6 +149,8 @@ def test_alice_enrols_an_agent_deploys_watches_live_logs_and_sees_an_automatic_r
         expect(page.locator("[data-run-status]")).to_have_text("succeeded")
         expect(page.locator("[data-run-steps]")).to_contain_text("verify")
         assert _app_version(app_port) == good
+        page.reload()  # opened again later, the run view shows the lines stored so far
+        expect(page.locator("[data-log-lines]")).to_contain_text(f"finishing the migration to {good}")
 
         manifest = build.manifest(retries=3, migrate_wait_for=str(tmp_path / "go-2"))
         _upload_release(page, j.server, bad, healthy=False, manifest=manifest)

@@ -2,6 +2,10 @@
 // Frames: {type: "lines", n, dropped, batches: [[agent, [[ts, level, stream, text], ...]], ...]}
 //         {type: "run", run: {status, error, steps: [...]}}
 // Lines are appended once per animation frame; filter and search apply to what is kept.
+// A run view also loads, once its socket is open, the lines and state stored so far
+// (data-log-history, data-run-url): a run opened late or reloaded is not blank, and nothing
+// that happened between rendering the page and subscribing is missed. Lines are keyed, so
+// one that arrives both ways shows once.
 (function () {
   "use strict";
   const root = document.querySelector("[data-log-socket]");
@@ -16,6 +20,15 @@
   let pending = [];
   let scheduled = false;
   let dropped = 0;
+  let seen = new Set();
+  let runFrames = 0;
+
+  function fresh(agent, line) {
+    const key = agent + "|" + line[0] + "|" + line[2] + "|" + line[3];
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  }
 
   function matches(line) {
     const minimum = ORDER[levelSelect.value] || 0;
@@ -31,6 +44,33 @@
   function redraw() {
     out.replaceChildren(...kept.filter(matches).map(render));
   }
+  function catchUp() {
+    const history = root.dataset.logHistory;
+    const runUrl = root.dataset.runUrl;
+    const framesBefore = runFrames;
+    const get = function (url) {
+      return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .catch(function () { return null; });
+    };
+    if (runUrl) {
+      get(runUrl).then(function (run) {
+        if (run && runFrames === framesBefore) renderRun(run);  // a live frame is at least as new
+      });
+    }
+    if (history) {
+      get(history).then(function (body) {
+        if (!body) return;
+        const earlier = [];
+        for (const l of body.lines) {
+          const line = [l.time, l.level, l.stream, l.text];
+          if (fresh(l.agent, line)) earlier.push(line);
+        }
+        kept = earlier.concat(kept).slice(-KEEP);
+        redraw();
+      });
+    }
+  }
   function flush() {
     scheduled = false;
     const atBottom = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
@@ -38,6 +78,7 @@
     for (const line of pending) if (matches(line)) fragment.appendChild(render(line));
     out.appendChild(fragment);
     kept = kept.concat(pending).slice(-KEEP);
+    if (seen.size > 4 * KEEP) seen = new Set();  // bounded; only recent duplicates matter
     pending = [];
     while (out.childNodes.length > KEEP) out.removeChild(out.firstChild);
     if (atBottom) out.scrollTop = out.scrollHeight;
@@ -70,13 +111,13 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const socket = new WebSocket(scheme + location.host + root.dataset.logSocket);
-    socket.onopen = function () { backoff = 500; status.textContent = "live"; };
+    socket.onopen = function () { backoff = 500; status.textContent = "live"; catchUp(); };
     socket.onmessage = function (event) {
       const frame = JSON.parse(event.data);
-      if (frame.type === "run") { renderRun(frame.run); return; }
+      if (frame.type === "run") { runFrames += 1; renderRun(frame.run); return; }
       if (frame.type !== "lines") return;
       dropped += frame.dropped;
-      for (const batch of frame.batches) for (const line of batch[1]) pending.push(line);
+      for (const batch of frame.batches) for (const line of batch[1]) if (fresh(batch[0], line)) pending.push(line);
       if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
     };
     socket.onclose = function (event) {
