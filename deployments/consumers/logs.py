@@ -1,8 +1,9 @@
 """`/ws/deployments/logs/<agent|run>/<id>/`: live log lines and run progress for a browser.
 
-Lines are batched per frame (every DEPLOY_VIEWER_FLUSH_SECONDS). The buffer is bounded: a
-viewer that cannot keep up loses the oldest batches (and is told how many lines), and a
-full channel-layer inbox drops messages, so a slow viewer never slows the agent.
+Lines are batched per frame: the first waiting lines go out at once, then at most one frame
+per DEPLOY_VIEWER_FLUSH_SECONDS. The buffer is bounded: a viewer that cannot keep up loses
+the oldest batches (and is told how many lines), and a full channel-layer inbox drops
+messages, so a slow viewer never slows the agent.
 
 A frame: {"type": "lines", "n": lines, "dropped": lines lost, "batches": [[agent_id,
 [[ts, level, stream, text], …]], …]}. Batches arrive JSON-encoded from the agent socket
@@ -42,6 +43,7 @@ class LogViewerConsumer(MemberConsumer):
             return
         self.buffer: deque[tuple[int, str]] = deque()
         self.buffered, self.dropped = 0, 0
+        self.pending = asyncio.Event()
         self.limit = conf.get("DEPLOY_VIEWER_BUFFER_LINES")
         self.group = logs_group(self.schema, self.kind, self.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -80,15 +82,19 @@ class LogViewerConsumer(MemberConsumer):
             count, _ = self.buffer.popleft()
             self.buffered -= count
             self.dropped += count
+        self.pending.set()
 
     async def run_update(self, event: dict) -> None:
         if await self.access_still_allowed():
             await self.send_json({"type": "run", "run": event["run"]})
 
     async def _flush_loop(self) -> None:
+        """A frame goes out as soon as lines wait, then at most one per interval: an idle
+        stream adds no delay, a busy one is batched into frames."""
         interval = conf.get("DEPLOY_VIEWER_FLUSH_SECONDS")
         while True:
-            await asyncio.sleep(interval)
+            await self.pending.wait()
+            self.pending.clear()
             if self.access_revoked:
                 return
             if self.buffer or self.dropped:
@@ -98,3 +104,4 @@ class LogViewerConsumer(MemberConsumer):
                 self.buffered, self.dropped = 0, 0
                 with contextlib.suppress(Exception):  # the socket went away mid-frame
                     await self.send(text_data=text)
+            await asyncio.sleep(interval)

@@ -67,10 +67,49 @@ def access_version_bump(user_id: Any, *, schema: str | None = None) -> None:
     transaction.on_commit(bump)
 
 
+class _Batch:
+    """Keys asked for during one event-loop iteration, fetched with one MGET at its end.
+
+    Every caller registered before the MGET is issued, so each caller's message was received
+    before the read: a bump committed before that message was sent is always seen.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.keys: dict[str, asyncio.Future[int]] = {}
+        task = loop.create_task(self._fetch())  # first runs in the next loop iteration
+        _fetching.add(task)
+        task.add_done_callback(_fetching.discard)
+
+    async def _fetch(self) -> None:
+        if _batches.get(asyncio.get_running_loop()) is self:
+            del _batches[asyncio.get_running_loop()]
+        keys = list(self.keys)
+        try:
+            versions = [int(value or 0) for value in await _async_client().mget(keys)]
+        except Exception:  # Redis down or garbage: "changed", so callers do the full check
+            log.warning("access version read failed; falling back to database checks", exc_info=True)
+            versions = [UNKNOWN] * len(keys)
+        for key, version in zip(keys, versions, strict=True):
+            if not self.keys[key].done():
+                self.keys[key].set_result(version)
+
+
+_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = weakref.WeakKeyDictionary()
+_fetching: set[asyncio.Task] = set()
+
+
 async def access_version_aget(schema: str, user_id: Any) -> int:
-    """The member's current access version (UNKNOWN if Redis cannot say)."""
-    try:
-        raw = await _async_client().get(_key(schema, user_id))
-    except (redis.RedisError, OSError):
-        return UNKNOWN
-    return int(raw or 0)
+    """The member's current access version (UNKNOWN if Redis cannot say).
+
+    Reads made in the same loop iteration share one MGET: ten viewers of one log stream
+    cost one Redis round trip per message, not ten.
+    """
+    loop = asyncio.get_running_loop()
+    batch = _batches.get(loop)
+    if batch is None:
+        batch = _batches[loop] = _Batch(loop)
+    key = _key(schema, user_id)
+    future = batch.keys.get(key)
+    if future is None:
+        future = batch.keys[key] = loop.create_future()
+    return await future
