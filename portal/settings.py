@@ -158,8 +158,11 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_URLCONF = "portal.urls_public"
 ROOT_URLCONF = "portal.urls_tenant"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
-# django-tenants #1262: a stale search_path after a savepoint rollback. Keep it off.
-TENANT_LIMIT_SET_CALLS = False
+# One `SET search_path` per connection and tenant switch, not one per cursor. Safe because
+# every switch goes through set_tenant() (routing middleware, schema_context, TenantTask),
+# which forgets the cached path, and django-tenants 4.0.1 also forgets it on close(),
+# rollback() and savepoint_rollback() (#1262, fixed there). Tested: tests/isolation/test_search_path.py.
+TENANT_LIMIT_SET_CALLS = True
 TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=2)
 TENANT_ROUTING_CACHE_SECONDS = env.float("TENANT_ROUTING_CACHE_SECONDS", default=5.0)
 AUTH_USER_MODEL = "accounts.User"
@@ -217,7 +220,8 @@ def _database() -> dict:
     # Under ASGI every request's sync code runs in a thread of its own, so persistent
     # per-thread connections (CONN_MAX_AGE) would pile up; a psycopg pool per process is
     # the right shape. Each borrowed connection gets its search_path set by django-tenants
-    # on every cursor, so a pooled connection never carries another tenant's schema.
+    # on its first cursor (close() forgets the cached path, see TENANT_LIMIT_SET_CALLS), so a
+    # pooled connection never carries another tenant's schema.
     if env.bool("DB_POOL", default=True):
         config.setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DB_POOL_MIN", default=1),
