@@ -268,7 +268,8 @@ def _celery_broker(url: str) -> str:
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="tenantry")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's Redis backend, with one redis-py client per pool rather than per call.
+        "BACKEND": "portal.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
         # Cache keys carry the schema name: tenant A can never read tenant B's entries.
