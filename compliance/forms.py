@@ -8,12 +8,17 @@ from compliance.models import AuditExport, AuditForwarder
 
 
 class EventFilterForm(forms.Form):
-    actor = forms.CharField(required=False, max_length=200)
-    action = forms.CharField(required=False, max_length=200)
+    actor = forms.CharField(required=False, max_length=200, help_text="email or name")
+    action = forms.CharField(required=False, max_length=200, help_text="e.g. vault.secret.reveal")
     target = forms.CharField(required=False, max_length=200, help_text="type:id or text")
-    since = forms.DateTimeField(required=False)
-    until = forms.DateTimeField(required=False)
-    q = forms.CharField(required=False, max_length=200, label="Text")
+    # A browser date-time picker; the value (2026-01-31T09:30) is read as UTC by the selector.
+    since = forms.DateTimeField(
+        required=False, label="Since (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, label="Until (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    q = forms.CharField(required=False, max_length=200, label="Text", help_text="anywhere in the event")
 
 
 class ExportForm(forms.Form):
