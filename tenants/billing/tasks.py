@@ -30,6 +30,21 @@ def webhook_event_process(event_pk: int) -> str:
 
 
 @app.task(base=PlatformTask, **RETRY)
+def webhook_events_process(event_pks: list[int]) -> dict[str, int]:
+    """A batch queued by the ASGI fast path (`webhook_asgi`) or the sweep."""
+    from tenants.billing import webhooks
+
+    return webhooks.events_process(event_pks=[int(pk) for pk in event_pks])
+
+
+@app.task(base=PlatformTask)
+def webhook_events_sweep() -> int:
+    from tenants.billing import webhooks
+
+    return webhooks.events_sweep()
+
+
+@app.task(base=PlatformTask, **RETRY)
 def seats_sync(tenant_id: int, key: str | None = None) -> int | None:
     from tenants.billing import metering
     from tenants.models import Tenant
@@ -62,6 +77,7 @@ def reconcile() -> dict[str, int]:
 app.conf.beat_schedule = {
     **(app.conf.beat_schedule or {}),
     "billing-dunning-advance": {"task": dunning_advance.name, "schedule": crontab(minute=7)},
+    "billing-webhook-sweep": {"task": webhook_events_sweep.name, "schedule": 60.0},
     "billing-usage-report": {"task": usage_report_all.name, "schedule": crontab(minute=20, hour=23)},
     "billing-reconcile": {"task": reconcile.name, "schedule": crontab(minute=30, hour=3)},
 }

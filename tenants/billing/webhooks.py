@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import stripe
@@ -71,14 +71,15 @@ INSERT_SQL = (
 )
 
 
+def insert_params(event: dict[str, Any]) -> list[Any]:
+    created = datetime.fromtimestamp(int(event.get("created") or 0), tz=UTC)
+    return [event["id"][:128], event["type"][:64], bool(event.get("livemode")), created, json.dumps(event)]
+
+
 def event_store(event: dict[str, Any]) -> int | None:
     """Store the event; its row id when new, None when this event id was already stored."""
-    created = datetime.fromtimestamp(int(event.get("created") or 0), tz=UTC)
     with connection.cursor() as cursor:
-        cursor.execute(
-            INSERT_SQL,
-            [event["id"][:128], event["type"][:64], bool(event.get("livemode")), created, json.dumps(event)],
-        )
+        cursor.execute(INSERT_SQL, insert_params(event))
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -233,6 +234,43 @@ def event_process(*, event_pk: int) -> str:
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "tenant", "attempts", "processed_at", "error"])
         return event.status
+
+
+def events_process(*, event_pks: list[int]) -> dict[str, int]:
+    """A batch from the ASGI fast path. Each event is its own transaction; a Stripe outage on
+    one is raised after the others ran, so the task's retry finds only what is left."""
+    counts: dict[str, int] = {}
+    outage: stripe_client.StripeUnavailable | None = None
+    for pk in event_pks:
+        try:
+            status = event_process(event_pk=pk)
+        except WebhookEvent.DoesNotExist:
+            status = "missing"
+        except stripe_client.StripeUnavailable as exc:
+            outage, status = exc, "retry"
+        counts[status] = counts.get(status, 0) + 1
+    if outage is not None:
+        raise outage
+    return counts
+
+
+SWEEP_AFTER_SECONDS = 30
+
+
+def events_sweep(*, older_than: int = SWEEP_AFTER_SECONDS) -> int:
+    """Beat safety net: queue events still pending well after they arrived (a web process
+    that died before publishing, a broker outage, retries that gave up). Returns how many."""
+    from tenants.billing import tasks
+
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    pks = list(
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING, received_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:5000]
+    )
+    for start in range(0, len(pks), 50):
+        tasks.webhook_events_process.delay(pks[start : start + 50])
+    return len(pks)
 
 
 @transaction.atomic
