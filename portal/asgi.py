@@ -14,10 +14,12 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from portal.channels import TenantAuthMiddleware, TenantHostMiddleware  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
+from tenants.billing.webhook_asgi import WebhookFastPath  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # The Stripe webhook is answered before Django's middleware stack (see webhook_asgi).
+        "http": WebhookFastPath(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             TenantHostMiddleware(TenantAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
