@@ -146,7 +146,7 @@ def test_alice_enrols_an_agent_deploys_watches_live_logs_and_sees_an_automatic_r
             manifest=build.manifest(migrate_wait_for=str(tmp_path / "go-1")),
         )
         _deploy_and_watch(page, environment, good, tmp_path / "go-1")
-        expect(page.locator("[data-run-status]")).to_have_text("succeeded")
+        expect(page.locator("[data-run-status]")).to_have_text("Succeeded")
         expect(page.locator("[data-run-steps]")).to_contain_text("verify")
         assert _app_version(app_port) == good
         page.reload()  # opened again later, the run view shows the lines stored so far
@@ -155,7 +155,7 @@ def test_alice_enrols_an_agent_deploys_watches_live_logs_and_sees_an_automatic_r
         manifest = build.manifest(retries=3, migrate_wait_for=str(tmp_path / "go-2"))
         _upload_release(page, j.server, bad, healthy=False, manifest=manifest)
         _deploy_and_watch(page, environment, bad, tmp_path / "go-2")
-        expect(page.locator("[data-run-status]")).to_have_text("rolled_back")
+        expect(page.locator("[data-run-status]")).to_have_text("Rolled Back")
         expect(page.locator("[data-run-error]")).to_contain_text("health check failed")
         steps = page.locator("[data-run-steps]")
         expect(steps.locator(".step-failed")).to_contain_text("verify")

@@ -88,7 +88,10 @@
     const statusEl = document.querySelector("[data-run-status]");
     const stepsEl = document.querySelector("[data-run-steps]");
     const errorEl = document.querySelector("[data-run-error]");
-    if (statusEl) statusEl.textContent = run.status;
+    // The same words as the server-rendered page: "rolled_back" → "Rolled Back".
+    if (statusEl) statusEl.textContent = run.status.split("_").map(function (word) {
+      return word.charAt(0).toUpperCase() + word.slice(1);
+    }).join(" ");
     if (errorEl) errorEl.textContent = run.error || "";
     if (!stepsEl) return;
     stepsEl.replaceChildren(...run.steps.map(function (step) {
