@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from deployments.models import Agent, DeployRun, DeployStep, LogChunk, Release
+from deployments.models import Agent, DeployRun, DeployStep, Environment, LogChunk, Release
 
 
 def run_snapshot(run: DeployRun) -> dict[str, Any]:
@@ -50,3 +50,31 @@ def log_chunks_for(*, agent: Agent | None = None, run: DeployRun | None = None) 
     if run is not None:
         chunks = chunks.filter(run=run)
     return chunks
+
+
+def variable_reference_problems(environment: Environment) -> dict[int, list[str]]:
+    """Per variable id: its `${vault:…}` references that a deploy here would refuse (the same
+    checks as `vault.services.resolve_references`, without reading any value)."""
+    from vault.models import Secret  # the vault app's model: names and environments only
+    from vault.services import REFERENCE_RE
+
+    references = {
+        variable.pk: sorted(set(REFERENCE_RE.findall(variable.value)))
+        for variable in environment.variables.all()
+    }
+    names = {name for found in references.values() for name in found}
+    if not names:
+        return {}
+    homes = dict(
+        Secret.objects.filter(name__in=names, deleted_at__isnull=True).values_list("name", "environment")
+    )
+    problems: dict[int, list[str]] = {}
+    for variable_id, found in references.items():
+        for name in found:
+            if name not in homes:
+                problems.setdefault(variable_id, []).append(f"${{vault:{name}}}: no such secret")
+            elif homes[name] != environment.name:
+                problems.setdefault(variable_id, []).append(
+                    f"${{vault:{name}}}: belongs to {homes[name]}, not {environment.name}"
+                )
+    return problems

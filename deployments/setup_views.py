@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from deployments import services
+from deployments import selectors, services
 from deployments.forms import (
     AllowedCommandForm,
     EnrollmentTokenForm,
@@ -79,10 +79,11 @@ def _environment_page(
 ) -> HttpResponse:
     manage_env = has_perm(request.user, "environments.manage")
     manage_agents = has_perm(request.user, "agents.manage")
+    problems = selectors.variable_reference_problems(environment) if manage_env else {}
     context: dict[str, Any] = {
         "environment": environment,
         "agents": environment.agents.select_related("deployed_release"),
-        "variables": environment.variables.all(),
+        "variables": [(variable, problems.get(variable.pk, [])) for variable in environment.variables.all()],
         "can_manage": manage_env,
         "can_enrol": manage_agents,
         "settings_form": forms.get("settings_form")

@@ -234,6 +234,7 @@ def test_alice_fixes_a_form_error_and_confirms_destructive_actions_bob_only_read
         page.get_by_role("button", name="Save variable").click()
         variables = page.get_by_role("region", name="Variables")
         expect(variables).to_contain_text("${vault:prod/db-url}")
+        expect(variables).to_contain_text("no such secret: a deploy here would be refused")
 
         page.get_by_role("button", name="Remove DATABASE_URL").click()
         dialog = page.locator("#confirm-dialog")

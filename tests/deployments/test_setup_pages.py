@@ -233,3 +233,26 @@ def test_anonymous_visitors_are_sent_to_sign_in(anon_client, acme, alice):
         response = client.get(url)
         assert response.status_code == 302
         assert "/accounts/login/" in response["Location"]
+
+
+def test_the_page_flags_vault_references_a_deploy_would_refuse(client_for, acme, alice, unique):
+    from vault import services as vault
+
+    environment = _env(acme, alice, f"refs-{unique}")
+    with tenant_context(acme):
+        user = alice.user()
+        vault.secret_create(
+            actor=user, name=f"refs-{unique}/db", value="s3cr3t-db", environment=environment.name
+        )
+        vault.secret_create(actor=user, name=f"other-{unique}/db", value="s3cr3t-other", environment="other")
+        for name, value in (
+            ("GOOD", f"${{vault:refs-{unique}/db}}"),
+            ("MISSING", f"${{vault:refs-{unique}/nope}}"),
+            ("ELSEWHERE", f"${{vault:other-{unique}/db}}"),
+        ):
+            services.environment_variable_set(environment=environment, name=name, value=value, actor=user)
+    html = client_for(alice).get(f"/deployments/environments/{environment.pk}/").content.decode()
+    assert f"${{vault:refs-{unique}/nope}}: no such secret" in html
+    assert f"${{vault:other-{unique}/db}}: belongs to other, not refs-{unique}" in html
+    assert html.count("a deploy here would be refused") == 2
+    assert "s3cr3t" not in html  # names only, never a value
