@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from allauth.account.signals import email_changed, email_confirmed
 from allauth.account.signals import user_logged_in as allauth_user_logged_in
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -73,3 +74,28 @@ def on_locked_out(sender: Any, request: Any, username: str, ip_address: str, **k
     audit.record(
         action="auth.lockout", actor=None, target=None, payload={"login": username, "ip": ip_address}
     )
+
+
+@receiver(email_changed, dispatch_uid="members.email_changed")
+@receiver(email_confirmed, dispatch_uid="members.email_confirmed")
+def on_email_changed_or_confirmed(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    """allauth's email page can change a member's login address: making another verified
+    address primary, or confirming the first address of a member who had none on record
+    (allauth then makes it primary). Either way the public email → tenant index follows, so
+    "find your portal" knows the new address and forgets the old one."""
+    from portal.accounts.models import User
+    from tenants.members.services import email_index_add, email_index_remove
+    from tenants.models import TenantEmail
+
+    if connection.schema_name == "public":
+        return
+    address = kwargs.get("to_email_address") or kwargs.get("email_address")
+    user = User.objects.filter(pk=address.user_id).first() if address is not None else None
+    if user is None:
+        return
+    email_index_add(email=user.email)
+    members = {email.lower() for email in User.objects.values_list("email", flat=True)}
+    indexed = set(TenantEmail.objects.filter(tenant_id=connection.tenant.pk).values_list("email", flat=True))
+    for email in indexed - members:
+        email_index_remove(email=email)
+        audit.record(action="member.email.change", actor=user, target=user, payload={"index_removed": True})

@@ -78,3 +78,25 @@ def test_bob_adds_a_second_address_on_the_email_page(client_for, bob):
     bad = client.post("/accounts/email/", {"action_add": "", "email": "not-an-address"})
     assert bad.status_code == 200
     assert b'class="field has-error' in bad.content
+
+
+def test_bob_verifies_a_new_address_and_makes_it_primary_and_the_index_follows(client_for, bob):
+    from tenants.models import TenantEmail
+
+    client = client_for(bob)
+    bob_id = bob.user().pk
+    new = "robert@acme.test"
+    assert client.post("/accounts/email/", {"action_add": "", "email": new}).status_code == 302
+    link = re.search(r"http://[^\s]+(/accounts/confirm-email/[^\s]+)", mail.outbox[-1].body)
+    assert link, mail.outbox[-1].body
+    assert f"http://{bob.host}" in mail.outbox[-1].body  # verification happens on Acme's host
+    confirm = client.get(link.group(1))
+    assert confirm.status_code == 200
+    assert client.post(link.group(1)).status_code == 302
+    assert client.post("/accounts/email/", {"action_primary": "", "email": new}).status_code == 302
+    with schema_context(bob.schema_name):
+        from portal.accounts.models import User
+
+        assert User.objects.get(pk=bob_id).email == new
+    assert TenantEmail.objects.filter(email=new, tenant__slug="acme").exists()
+    assert not TenantEmail.objects.filter(email=bob.email, tenant__slug="acme").exists()
