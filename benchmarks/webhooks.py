@@ -9,8 +9,14 @@ processes events, both as real subprocesses. 1,000 signed `invoice.paid` deliver
 concurrent clients. Each processed `invoice.paid` appends one `billing.invoice.paid` audit
 event to the tenant's chain; those rows are the effects counted against unique events.
 
+The portal answers the webhook on an ASGI fast path (`tenants/billing/webhook_asgi.py`).
+For comparison in the same run, a second daphne serves the plain Django stack
+(`portal.asgi:django_asgi_app`, the same view behind all middleware) with as many deliveries
+for an unknown customer (stored, then ignored). The two are posted in alternating chunks so
+both see the same machine load; `baseline_*` keys are the Django stack's numbers.
+
 Target: ack p95 < 20 ms at concurrency 8; effects == unique events.
-The last line is JSON: {"ack_p95_ms", "effects", "unique_events", ...}.
+The last line is JSON: {"ack_p95_ms", "effects", "unique_events", "baseline_ack_p95_ms", ...}.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 TOTAL = int(os.environ.get("BENCH_EVENTS", "1000"))
 DUPLICATE_SHARE = 0.2
 CONCURRENCY = 8
+CHUNKS = 4  # fast path and baseline alternate in this many chunks each
 SECRET = "whsec_bench_" + secrets.token_hex(8)
 DB_NAME = "tenantry_bench_webhooks"
 HOST = "localhost"
@@ -146,6 +153,15 @@ def wait_http(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
     sys.exit("web server did not start")
 
 
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """User + system CPU of a server process so far (Linux /proc): load-independent cost."""
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def make_events(customer: str) -> tuple[list[bytes], int]:
     unique_count = TOTAL - int(TOTAL * DUPLICATE_SHARE)
     uniques = []
@@ -246,9 +262,18 @@ def main() -> int:
         env = configure_env(database_url)
         tenant, customer = prepare()
         bin_dir = Path(sys.executable).parent
-        port = free_port()
+        port, baseline_port = free_port(), free_port()
         daphne = [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"]
         procs.append(start("web", daphne, env))
+        plain = [
+            str(bin_dir / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(baseline_port),
+            "portal.asgi:django_asgi_app",
+        ]
+        procs.append(start("web-django-stack", plain, env))
         # The worker runs niced, as it would on its own hosts in production: the web
         # process answers first, the queue drains right behind it.
         worker = [str(bin_dir / "celery"), "-A", "portal", "worker", "--concurrency=2", "--loglevel=WARNING"]
@@ -256,14 +281,31 @@ def main() -> int:
             start("worker", ["nice", "-n", "10", *worker, "--without-gossip", "--without-mingle"], env)
         )
         wait_http(port, procs[0])
+        wait_http(baseline_port, procs[1])
         warm, _ = make_events(customer + "_warmup")  # unknown customer: stored, then ignored
         post_all(port, warm[:50])
+        post_all(baseline_port, warm[50:100])
         # One client alone, for scale: the service time of one acknowledgement here.
-        single, _ = post_all(port, warm[50:150], concurrency=1)
+        single, _ = post_all(port, warm[100:200], concurrency=1)
+        baseline_single, _ = post_all(baseline_port, warm[200:300], concurrency=1)
         deliveries, unique_count = make_events(customer)
-        started = time.perf_counter()
-        latencies, statuses = post_all(port, deliveries)
-        wall = time.perf_counter() - started
+        baseline_deliveries, _ = make_events(customer + "_baseline")  # ignored by processing
+        latencies: list[float] = []
+        baseline: list[float] = []
+        statuses: dict[int, int] = {}
+        wall = 0.0
+        chunk = max(1, len(deliveries) // CHUNKS)
+        cpu_before = cpu_seconds(procs[0]), cpu_seconds(procs[1])
+        for start_at in range(0, len(deliveries), chunk):
+            started = time.perf_counter()
+            got, got_statuses = post_all(port, deliveries[start_at : start_at + chunk])
+            wall += time.perf_counter() - started
+            latencies += got
+            for status, count in got_statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+            baseline += post_all(baseline_port, baseline_deliveries[start_at : start_at + chunk])[0]
+        cpu_ms = (cpu_seconds(procs[0]) - cpu_before[0]) * 1000 / len(latencies)
+        baseline_cpu_ms = (cpu_seconds(procs[1]) - cpu_before[1]) * 1000 / len(baseline)
         left = wait_processed()
 
         from django_tenants.utils import schema_context
@@ -285,6 +327,15 @@ def main() -> int:
             f"one client alone: median {statistics.median(single):.2f} ms, "
             f"p95 {percentile(single, 95):.2f} ms"
         )
+        print(
+            f"baseline, the same view behind Django's whole middleware stack: median "
+            f"{statistics.median(baseline):.2f} ms, p95 {percentile(baseline, 95):.2f} ms at concurrency "
+            f"{CONCURRENCY}; one client alone median {statistics.median(baseline_single):.2f} ms"
+        )
+        print(
+            f"web process CPU per acknowledgement: {cpu_ms:.2f} ms (fast path), "
+            f"{baseline_cpu_ms:.2f} ms (Django stack)"
+        )
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"stored events {stored}, still pending {left}, invoices {invoices}")
         print(f"effects {effects} vs unique events {unique_count} (deliveries {len(deliveries)})")
@@ -292,6 +343,11 @@ def main() -> int:
             "ack_p95_ms": round(p95, 2),
             "ack_median_ms": round(statistics.median(latencies), 2),
             "single_client_median_ms": round(statistics.median(single), 2),
+            "baseline_ack_p95_ms": round(percentile(baseline, 95), 2),
+            "baseline_ack_median_ms": round(statistics.median(baseline), 2),
+            "baseline_single_client_median_ms": round(statistics.median(baseline_single), 2),
+            "server_cpu_ms_per_ack": round(cpu_ms, 2),
+            "baseline_server_cpu_ms_per_ack": round(baseline_cpu_ms, 2),
             "load_average": round(os.getloadavg()[0], 1),
             "concurrency": CONCURRENCY,
             "deliveries": len(deliveries),

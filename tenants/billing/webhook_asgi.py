@@ -43,7 +43,12 @@ log = logging.getLogger("tenants.billing.webhooks")
 
 WEBHOOK_PATH = "/billing/webhook/"
 BATCH = 50
-POOL_MAX = 4
+# One connection per concurrent acknowledgement: each holds its connection for a commit's WAL
+# flush, and concurrent commits share flushes (group commit) only if they can run at once.
+POOL_MAX = 8
+# Events arriving within this window share one task publish (processing may start later;
+# the acknowledgement never waits for it).
+COALESCE_SECONDS = 0.01
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{8,64}$")
 
 Scope = MutableMapping[str, Any]
@@ -130,6 +135,7 @@ async def _flush(state: _LoopState) -> None:
     loop = asyncio.get_running_loop()
     while True:
         pks = [await state.queue.get()]
+        await asyncio.sleep(COALESCE_SECONDS)
         while not state.queue.empty():
             pks.append(state.queue.get_nowait())
         try:
