@@ -212,11 +212,12 @@ class DeployRun(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # The per-environment lock: the database refuses a second active run.
+            # The per-environment lock: the database refuses a second *running* run; others
+            # wait as `queued` and start in order when it frees (pipeline.run_execute).
             models.UniqueConstraint(
                 fields=["environment"],
-                condition=Q(status__in=["awaiting_approval", "queued", "running"]),
-                name="deploy_one_active_run_per_environment",
+                condition=Q(status="running"),
+                name="deploy_one_running_run_per_environment",
             )
         ]
 

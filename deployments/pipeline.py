@@ -17,6 +17,7 @@ from django.core import signing as django_signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from compliance import audit, policies
@@ -36,10 +37,6 @@ from tenants.billing.limits import check_limit
 from tenants.members.permissions import authorize
 
 Status = DeployRun.Status
-
-
-class DeployLocked(ValidationError):
-    """Another run holds the environment."""
 
 
 def _broadcast(run: DeployRun) -> None:
@@ -90,6 +87,7 @@ def _finish(run: DeployRun, status: str, error: str = "") -> None:
         },
     )
     _broadcast(run)
+    _start_next(run.environment_id)
 
 
 # --- request, approve, roll back --------------------------------------------------------
@@ -131,28 +129,24 @@ def deploy_request(
     policies.evaluate(
         "deploy.run", _policy_context(environment, release, actor=actor, kind=kind, **starts_now)
     ).raise_if_blocked()
-    try:
-        with transaction.atomic():
-            run = DeployRun.objects.create(
-                environment=environment,
-                release=release,
-                kind=kind,
-                requested_by=actor,
-                reason=reason[:300],
-                status=Status.AWAITING_APPROVAL if waiting else Status.QUEUED,
-            )
-    except IntegrityError as exc:
-        busy = DeployRun.objects.filter(environment=environment, status__in=DeployRun.ACTIVE).first()
-        raise DeployLocked(
-            f"Environment {environment.name} is busy with run #{busy.pk if busy else '?'} "
-            f"({busy.status if busy else 'active'}); try again when it has finished."
-        ) from exc
+    run = DeployRun.objects.create(
+        environment=environment,
+        release=release,
+        kind=kind,
+        requested_by=actor,
+        reason=reason[:300],
+        status=Status.AWAITING_APPROVAL if waiting else Status.QUEUED,
+    )
+    ahead = None if waiting else _ahead_of(run)
     _step(
         run,
         "authorize",
         DeployStep.State.RUNNING if waiting else DeployStep.State.SUCCEEDED,
         f"Requested by {actor.email} (role {actor.role}); policy allowed."
-        + (f" Waiting for {environment.approvals_required} approval(s)." if waiting else ""),
+        + (f" Waiting for {environment.approvals_required} approval(s)." if waiting else "")
+        + (
+            f" Queued behind run #{ahead.pk} ({ahead.status}); it starts when that one ends." if ahead else ""
+        ),
     )
     audit.record(
         action="deployments.run.requested",
@@ -163,6 +157,26 @@ def deploy_request(
     if not waiting:
         _enqueue(run)
     return run
+
+
+def _ahead_of(run: DeployRun) -> DeployRun | None:
+    """The run this one waits for: the environment's running run, or an earlier queued one."""
+    return (
+        DeployRun.objects.filter(environment_id=run.environment_id)
+        .filter(Q(status=Status.RUNNING) | Q(status=Status.QUEUED, pk__lt=run.pk))
+        .exclude(pk=run.pk)
+        .order_by("pk")
+        .first()
+    )
+
+
+def _start_next(environment_id: int) -> None:
+    """The lock freed: the environment's oldest queued run gets its turn (after commit)."""
+    following = (
+        DeployRun.objects.filter(environment_id=environment_id, status=Status.QUEUED).order_by("pk").first()
+    )
+    if following is not None:
+        _enqueue(following)
 
 
 def _enqueue(run: DeployRun) -> None:
@@ -272,10 +286,15 @@ def _validate(run: DeployRun, agents: list[Agent]) -> list[str]:
 @transaction.atomic
 def run_execute(*, run_id: int) -> DeployRun:
     run = DeployRun.objects.select_for_update().select_related("release", "environment").get(pk=run_id)
-    if run.status != Status.QUEUED:
-        return run
+    if run.status != Status.QUEUED or _ahead_of(run) is not None:
+        return run  # not its turn yet: the run ahead starts it when it ends (_finish)
     run.status, run.started_at = Status.RUNNING, timezone.now()
-    run.save(update_fields=["status", "started_at"])
+    try:
+        with transaction.atomic():
+            run.save(update_fields=["status", "started_at"])
+    except IntegrityError:  # another run of this environment took the lock at the same moment
+        run.status, run.started_at = Status.QUEUED, None
+        return run
     agents = list(
         Agent.objects.filter(environment=run.environment, revoked_at__isnull=True).select_related(
             "deployed_release"

@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/rollback/", views.rollback, name="rollback"),
     path("runs/<int:pk>/approve/", views.approve, name="approve"),
+    path("runs/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("agents/<int:pk>/", views.agent_detail, name="agent"),
     path("agents/<int:pk>/terminal/", views.terminal, name="terminal"),
     path("terminal-sessions/<int:pk>/playback/", views.playback, name="playback"),

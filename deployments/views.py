@@ -85,8 +85,22 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "socket": f"/ws/deployments/logs/run/{run.pk}/",
             "can_approve": has_perm(request.user, "deploy.approve") and run.status == "awaiting_approval",
             "can_rollback": has_perm(request.user, "deploy.run") and run.status == "succeeded",
+            "can_cancel": has_perm(request.user, "deploy.run")
+            and run.status in ("queued", "awaiting_approval"),
         },
     )
+
+
+@require_POST
+@permission_required("deploy.run")
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        pipeline.run_cancel(run=get_object_or_404(DeployRun, pk=pk), actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, f"Run #{pk} was cancelled.")
+    return redirect("deployments:run", pk=pk)
 
 
 @permission_required("releases.manage")

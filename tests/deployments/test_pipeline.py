@@ -200,9 +200,11 @@ def test_agent_killed_mid_migrate_rolls_back_when_it_returns(
     agent.process.wait(10)
     with tenant_context(acme):
         assert DeployRun.objects.get(pk=run.pk).status == "running"  # the run survives the disconnect
-    # A second deploy to the same environment meanwhile is refused clearly (the lock).
-    with pytest.raises(pipeline.DeployLocked, match="busy with run"):
-        _deploy(acme, alice, environment, make_release("3.0.0"))
+    # A second deploy to the same environment meanwhile waits its turn (the lock), cancellable.
+    waiting = _deploy(acme, alice, environment, make_release("3.0.0"))
+    with tenant_context(acme):
+        assert DeployRun.objects.get(pk=waiting.pk).status == "queued"
+        pipeline.run_cancel(run=waiting, actor=alice.user())
     start_agent(host=alice.host, state_dir=agent.state_dir)
     run = _final_run(acme, run.pk)
     assert run.status == "rolled_back"
