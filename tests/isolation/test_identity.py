@@ -110,3 +110,30 @@ def test_alices_token_is_useless_on_globex_too(make_token, alice, mallory):
         Client(HTTP_HOST=mallory.host, HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/v1/me/").status_code
         == 401
     )
+
+
+def test_mallorys_saml_idp_and_session_get_nothing_from_acme(client_for, alice, mallory, db):
+    """Globex's SAML IdP (Mallory's key) answers a sign-in Acme started: Acme's ACS refuses
+    it and audits the refusal; Mallory's session cookie does not open Acme's SAML settings."""
+    from tests.members.saml_idp import SamlIdp
+    from tests.members.test_saml import _configure, _post, _sp, _start
+
+    acme_idp = SamlIdp()
+    mallory_idp = SamlIdp(entity_id="https://idp.globex.test/saml", sso_url="https://idp.globex.test/sso")
+    _configure(alice, acme_idp)
+    _configure(mallory, mallory_idp)
+    client, request_id = _start(alice.host, acme_idp)
+    for_globex = mallory_idp.response(**_sp(mallory), in_response_to=request_id, email=alice.email)
+    refused = _post(client, for_globex)
+    assert refused.status_code == 403
+    assert client.get("/api/v1/me/").status_code in (401, 403)
+    assert audit_actions(alice.schema_name, "auth.sso.refused")
+    with schema_context(alice.schema_name):
+        from portal.accounts.models import User
+
+        assert not User.objects.filter(email=mallory.email).exists()
+    attacker = client_for(mallory)
+    attacker.defaults["HTTP_HOST"] = alice.host
+    page = attacker.get("/members/sso/saml/")
+    assert page.status_code == 302
+    assert "/accounts/login/" in page["Location"]
