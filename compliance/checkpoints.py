@@ -5,9 +5,14 @@ key). Outside production, an unset key is derived from SECRET_KEY so development
 work; production refuses to sign without one. Old public keys stay trusted through
 `AUDIT_TRUSTED_PUBLIC_KEYS` (base64, comma-separated) after a rotation.
 
-Each checkpoint is stored in the database and, write-once, in object storage under
-`audit/checkpoints/<seq>-<kind>-<time>.json` (see `compliance.archive`). The JSON document
-is exactly what `python -m compliance.verify` takes as `checkpoint.json`.
+A checkpoint signs the chain's stable id (`chain_id`): `tenant-<Tenant.pk>` for a tenant,
+`public` for the operators' chain, so it survives a rename of the tenant's schema. It is stored
+in the database and, write-once (S3 Object Lock where the bucket has it), in object storage
+under `audit-chains/<chain id>/checkpoints/<seq>-<kind>-<time>.json` (see
+`compliance.archive`). Checkpoints from before stable ids signed the schema name and live
+under `<schema>/audit/checkpoints/…`; they stay trusted after a rename because the schema
+keeps its former names (`AuditChainName`, written by `tenants.services.tenant_schema_rename`).
+The JSON document is exactly what `python -m compliance.verify` takes as `checkpoint.json`.
 """
 
 from __future__ import annotations
@@ -77,6 +82,39 @@ def trusted_keys() -> dict[str, Ed25519PublicKey]:
     return keys
 
 
+CHAINS_PREFIX = "audit-chains/"  # no schema this portal creates has a "-": no clash with schema prefixes
+
+
+def chain_id(schema: str | None = None) -> str:
+    """The stable name checkpoints of a schema's chain sign (see the module docstring).
+
+    A schema without a tenant row (a spare, a benchmark schema) signs its schema name.
+    """
+    from django_tenants.utils import get_tenant_model
+
+    schema = schema or current_schema()
+    if schema == "public":
+        return "public"
+    pk = get_tenant_model().objects.filter(schema_name=schema).values_list("pk", flat=True).first()
+    return f"tenant-{pk}" if pk is not None else schema
+
+
+def chain_names() -> set[str]:
+    """Every chain name this schema's checkpoints may carry: its stable id, its schema name,
+    and the schema names it had before a rename."""
+    from compliance.models import AuditChainName
+
+    return {chain_id(), current_schema(), *AuditChainName.objects.values_list("name", flat=True)}
+
+
+def storage_key(checkpoint: AuditCheckpoint) -> str:
+    """The full object key of a checkpoint's write-once copy."""
+    if checkpoint.storage_name.startswith(CHAINS_PREFIX):
+        return checkpoint.storage_name
+    # Before stable chain ids: under the schema prefix it was signed in (its `chain`).
+    return f"{checkpoint.chain}/{checkpoint.storage_name}"
+
+
 def time_text(value: Any) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -115,7 +153,7 @@ def stored_copy_matches(checkpoint: AuditCheckpoint) -> bool:
     if not checkpoint.storage_name:
         return False
     try:
-        stored = json.loads(archive.read(checkpoint.storage_name))
+        stored = json.loads(archive.read_original_key(storage_key(checkpoint)))
     except (OSError, ValueError, FileNotFoundError):
         return False
     except Exception:  # botocore errors: missing object, unreachable storage
@@ -143,7 +181,7 @@ def checkpoint_create(
     if at is None:
         chain_pending()
         at = chain_head()
-    chain = current_schema()
+    chain = chain_id()
     signed_at = timezone.now()
     message = checkpoint_message(chain=chain, seq=at.seq, hash=at.hash, time=time_text(signed_at))
     key = signing_key()
@@ -156,8 +194,12 @@ def checkpoint_create(
         key_id=key_id(public_key_bytes(key.public_key())),
         signature=base64.b64encode(key.sign(message)).decode(),
     )
-    checkpoint.storage_name = f"audit/checkpoints/{at.seq:012d}-{kind}-{signed_at:%Y%m%dT%H%M%S%f}.json"
-    archive.put_once(checkpoint.storage_name, json.dumps(document(checkpoint), indent=2).encode())
+    checkpoint.storage_name = (
+        f"{CHAINS_PREFIX}{chain}/checkpoints/{at.seq:012d}-{kind}-{signed_at:%Y%m%dT%H%M%S%f}.json"
+    )
+    archive.put_once_key(
+        checkpoint.storage_name, json.dumps(document(checkpoint), indent=2).encode(), retain=True
+    )
     checkpoint.save()
     return checkpoint
 

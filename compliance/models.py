@@ -89,6 +89,20 @@ class AuditCheckpoint(models.Model):
         return f"checkpoint {self.chain}@{self.seq}"
 
 
+class AuditChainName(models.Model):
+    """A schema name this chain had before a rename (`tenants.services.tenant_schema_rename`).
+
+    Checkpoints signed before stable chain ids carry the schema name; this keeps them trusted.
+    """
+
+    name = models.CharField(max_length=63, unique=True)
+    renamed_to = models.CharField(max_length=63)
+    renamed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.renamed_to}"
+
+
 class AuditSettings(models.Model):
     """Per-schema audit settings (one row)."""
 

@@ -65,10 +65,11 @@ class VerifyResult:
 
 def _classify_checkpoints(result: VerifyResult, *, check_storage: bool) -> dict[int, AuditCheckpoint]:
     keys = checkpoints.trusted_keys()
+    names = checkpoints.chain_names()
     trusted: dict[int, AuditCheckpoint] = {}
     for checkpoint in AuditCheckpoint.objects.order_by("seq", "id"):
         problem = ""
-        if checkpoint.chain != result.chain:
+        if checkpoint.chain not in names:
             problem = f"signed for chain {checkpoint.chain}"
         elif not checkpoints.signature_valid(checkpoint, keys=keys):
             problem = "its signature is not valid for a trusted key"

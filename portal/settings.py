@@ -512,6 +512,13 @@ AUDIT_TRUSTED_PUBLIC_KEYS = env.list("AUDIT_TRUSTED_PUBLIC_KEYS", default=[])
 # Tests default to "inline": deterministic, and no background thread touches the test database.
 AUDIT_CHAIN_MODE = env.str("AUDIT_CHAIN_MODE", default="inline" if TESTING else "thread")
 AUDIT_CHAIN_BATCH_DELAY = env.float("AUDIT_CHAIN_BATCH_DELAY", default=0.005)
+# S3 Object Lock on checkpoint copies, applied when the bucket was created with Object Lock
+# (0 turns it off). COMPLIANCE retention cannot be shortened or removed, not even by the
+# bucket's owner; the default outlives the longest event retention (365 days).
+AUDIT_OBJECT_LOCK_DAYS = env.int("AUDIT_OBJECT_LOCK_DAYS", default=400)
+AUDIT_OBJECT_LOCK_MODE = env.str("AUDIT_OBJECT_LOCK_MODE", default="COMPLIANCE")
+if AUDIT_OBJECT_LOCK_MODE not in ("COMPLIANCE", "GOVERNANCE"):
+    raise ImproperlyConfigured("AUDIT_OBJECT_LOCK_MODE must be COMPLIANCE or GOVERNANCE")
 
 # --- I18N -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

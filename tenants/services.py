@@ -247,3 +247,52 @@ def plans_ensure_defaults() -> None:
     ]
     for values in defaults:
         Plan.objects.get_or_create(slug=values["slug"], defaults=values)
+
+
+SCHEMA_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{2,62}$")
+
+
+@transaction.atomic
+def tenant_schema_rename(*, tenant: Tenant, new_schema: str, actor: Any = None, reason: str = "") -> Tenant:
+    """Rename a tenant's schema as an operator would: `ALTER SCHEMA … RENAME` plus the tenant row.
+
+    django-tenants has no rename of its own (the pool's claim does the same ALTER on a spare).
+    The audit chain survives it: events keep the schema name they were written under (it is
+    hashed), new checkpoints sign the stable tenant id, and the old name is recorded in the
+    schema's own `compliance.AuditChainName` so checkpoints signed under it stay trusted. Other
+    files stored under the old schema prefix (exports, backups, DSR archives) are not moved.
+    """
+    from django_tenants.utils import schema_exists
+
+    from compliance.models import AuditChainName
+
+    new_schema = new_schema.strip()
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    old = tenant.schema_name
+    if old == "public" or not tenant.is_ready:
+        raise ValidationError({"schema_name": "Only a provisioned tenant's schema can be renamed."})
+    if new_schema == old:
+        return tenant
+    if (
+        not SCHEMA_NAME_RE.match(new_schema)
+        or new_schema.startswith(("pg_", "spare", pool.TEMPLATE_SCHEMA))
+        or new_schema in ("public", "information_schema")
+    ):
+        raise ValidationError(
+            {"schema_name": "Use 3–63 lower-case letters, digits and underscores; not a reserved name."}
+        )
+    if schema_exists(new_schema) or Tenant.objects.filter(schema_name=new_schema).exists():
+        raise ValidationError({"schema_name": f"A schema named {new_schema!r} already exists."})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER SCHEMA {connection.ops.quote_name(old)} RENAME TO {connection.ops.quote_name(new_schema)}"
+        )
+    tenant.schema_name = new_schema
+    tenant.save(update_fields=["schema_name", "updated_at"])
+    payload = {"from": old, "to": new_schema, "reason": reason[:200]}
+    with schema_context(new_schema):
+        AuditChainName.objects.update_or_create(name=old, defaults={"renamed_to": new_schema})
+        audit.record(action="tenant.schema_rename", actor=actor, target=tenant, payload=payload)
+    with schema_context("public"):
+        audit.record(action="tenant.schema_rename", actor=actor, target=tenant, payload=payload)
+    return tenant

@@ -162,11 +162,11 @@ def test_checkpoint_copy_in_s3_is_write_once_and_matches(in_acme: Any, unique: s
 
     _events(1, unique)
     checkpoint = checkpoint_create()
-    stored = json.loads(archive.read(checkpoint.storage_name))
+    stored = json.loads(archive.read_original_key(checkpoint.storage_name))
     assert stored["seq"] == checkpoint.seq
     assert stored["signature"] == checkpoint.signature
     with pytest.raises(archive.AlreadyExists):
-        archive.put_once(checkpoint.storage_name, b"{}")
+        archive.put_once_key(checkpoint.storage_name, b"{}")
 
 
 def test_checkpoints_are_append_only(in_acme: Any, unique: str) -> None:

@@ -30,4 +30,6 @@ class Command(BaseCommand):
             schema = tenant.schema_name
         with schema_context(schema):
             checkpoint = services.checkpoint_sign(actor=None)
-        self.stdout.write(f"signed {checkpoint.chain} at seq {checkpoint.seq} -> {checkpoint.storage_name}")
+        self.stdout.write(
+            f"signed {schema} at seq {checkpoint.seq} (chain {checkpoint.chain}) -> {checkpoint.storage_name}"
+        )

@@ -1,0 +1,183 @@
+"""A tenant's schema is renamed (`tenants.services.tenant_schema_rename`): its chain and its
+checkpoints, old and new, still verify, in the portal and offline.
+
+A throwaway tenant from the pool (rolled back with the test; the S3 copies stay in the
+session's seaweedfs bucket).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import schema_context, schema_exists, tenant_context
+
+from compliance import archive, audit, checkpoints
+from compliance import services as compliance_services
+from compliance.canonical import checkpoint_message
+from compliance.models import AuditChainName, AuditCheckpoint, AuditEvent, AuditExport
+from compliance.tasks import audit_export_build
+from compliance.verification import audit_chain_verify
+from tests.compliance.test_exports import _verify_offline
+
+
+@pytest.fixture
+def throwaway(db: Any, platform: Any, unique: str) -> Any:
+    from tenants import pool, services
+
+    pool.spare_build()
+    return services.tenant_create(
+        slug=f"rename-{unique}",
+        name="Rename me",
+        admin_email=f"owner-{unique}@rename.test",
+        admin_password="x" * 16,
+    )
+
+
+def _legacy_checkpoint() -> AuditCheckpoint:
+    """A checkpoint as the portal wrote them before stable chain ids: it signs the schema
+    name and its copy lives under the schema prefix (`<schema>/audit/checkpoints/…`)."""
+    checkpoints.chain_pending()
+    head = checkpoints.chain_head()
+    schema, signed_at = connection.schema_name, timezone.now()
+    key = checkpoints.signing_key()
+    message = checkpoint_message(
+        chain=schema, seq=head.seq, hash=head.hash, time=checkpoints.time_text(signed_at)
+    )
+    checkpoint = AuditCheckpoint(
+        chain=schema,
+        seq=head.seq,
+        hash=head.hash,
+        signed_at=signed_at,
+        kind=AuditCheckpoint.Kind.ON_DEMAND,
+        key_id=checkpoints.key_id(checkpoints.public_key_bytes(key.public_key())),
+        signature=base64.b64encode(key.sign(message)).decode(),
+        storage_name=f"audit/checkpoints/{head.seq:012d}-legacy-{signed_at:%Y%m%dT%H%M%S%f}.json",
+    )
+    archive.put_once(checkpoint.storage_name, json.dumps(checkpoints.document(checkpoint)).encode())
+    checkpoint.save()
+    return checkpoint
+
+
+def test_a_schema_rename_keeps_the_chain_and_its_checkpoints_verifiable(
+    throwaway: Any, unique: str, tmp_path: Path
+) -> None:
+    from tenants.services import tenant_schema_rename
+
+    old_schema, new_schema = throwaway.schema_name, f"t_renamed_{unique}"
+    with tenant_context(throwaway):
+        for n in range(3):
+            audit.record(action="test.before_rename", payload={"n": n})
+        legacy = _legacy_checkpoint()
+        audit.record(action="test.between", payload={})
+        current = checkpoints.checkpoint_create()
+        assert current.chain == f"tenant-{throwaway.pk}"
+        assert current.storage_name.startswith(f"audit-chains/tenant-{throwaway.pk}/")
+        assert audit_chain_verify().ok
+
+    tenant = tenant_schema_rename(tenant=throwaway, new_schema=new_schema, reason="operator test")
+    assert tenant.schema_name == new_schema
+    assert schema_exists(new_schema)
+    assert not schema_exists(old_schema)
+
+    with tenant_context(tenant):
+        assert checkpoints.chain_id() == current.chain  # the stable id did not move
+        assert AuditChainName.objects.get().name == old_schema
+        audit.record(action="test.after_rename", payload={})
+        result = audit_chain_verify()
+        assert result.ok, result.summary()
+        assert result.untrusted_checkpoints == []
+        assert result.last_trusted_checkpoint_seq == current.seq
+        # Both copies are still read: the legacy one under the old schema prefix.
+        assert checkpoints.stored_copy_matches(legacy)
+        assert checkpoints.stored_copy_matches(current)
+        after = checkpoints.checkpoint_create()
+        assert after.chain == current.chain
+        result = audit_chain_verify()
+        assert result.ok
+        assert result.last_trusted_checkpoint_seq == after.seq
+        # The rename is in the tenant's own chain, with both names.
+        renamed = AuditEvent.objects.get(action="tenant.schema_rename")
+        assert renamed.payload["from"] == old_schema
+        assert renamed.payload["to"] == new_schema
+        tenants_seen = set(AuditEvent.objects.values_list("tenant", flat=True))
+        assert {old_schema, new_schema} <= tenants_seen  # events keep the name they were hashed with
+
+        # Offline: an export spanning the rename verifies against the new checkpoint.
+        owner = tenant_owner(unique)
+        now = timezone.now()
+        export = compliance_services.export_request(
+            actor=owner, format="jsonl", since=now - dt.timedelta(days=1), until=now + dt.timedelta(minutes=1)
+        )
+        audit_export_build.apply(args=[export.pk])
+        export.refresh_from_db()
+        assert export.status == AuditExport.Status.DONE, export.error
+        manifest = json.loads(archive.read(export.manifest_name))
+        assert manifest["chain"] == current.chain
+        ok = _verify_offline(tmp_path, archive.read(export.file_name), manifest["checkpoint"])
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        # ...and the legacy checkpoint still anchors the part of the chain it signed.
+        ok = _verify_offline(tmp_path, archive.read(export.file_name), checkpoints.document(legacy))
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+
+        # What keeps the legacy checkpoint trusted is the recorded former name.
+        AuditChainName.objects.all().delete()
+        result = audit_chain_verify()
+        assert not result.ok
+        assert f"signed for chain {old_schema}" in result.reason
+
+    with schema_context("public"):
+        assert AuditEvent.objects.filter(action="tenant.schema_rename", target_id=str(tenant.pk)).exists()
+
+
+def tenant_owner(unique: str) -> Any:
+    from portal.accounts.models import User
+
+    return User.objects.get(email=f"owner-{unique}@rename.test")
+
+
+def test_a_rename_to_a_taken_or_bad_name_is_refused_and_changes_nothing(throwaway: Any) -> None:
+    from tenants.services import tenant_schema_rename
+
+    old_schema = throwaway.schema_name
+    for bad, message in (
+        ("t_acme", "already exists"),
+        ("public", "reserved"),
+        ("Bad-Name", "lower-case"),
+        ("spare_abc", "reserved"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            tenant_schema_rename(tenant=throwaway, new_schema=bad)
+    throwaway.refresh_from_db()
+    assert throwaway.schema_name == old_schema
+    assert schema_exists(old_schema)
+
+
+def test_a_checkpoint_of_another_tenant_is_not_trusted_in_mine(
+    throwaway: Any, globex: Any, unique: str
+) -> None:
+    """Mallory's chain cannot borrow the rename allowance: Acme's stable id is not hers."""
+    with tenant_context(throwaway):
+        audit.record(action="test.mine", payload={})
+        foreign = checkpoints.checkpoint_create()
+    with tenant_context(globex):
+        AuditCheckpoint.objects.create(
+            chain=foreign.chain,
+            seq=foreign.seq,
+            hash=foreign.hash,
+            signed_at=foreign.signed_at,
+            kind=foreign.kind,
+            key_id=foreign.key_id,
+            signature=foreign.signature,
+            storage_name=foreign.storage_name,
+        )
+        result = audit_chain_verify()
+        assert not result.ok
+        assert f"signed for chain {foreign.chain}" in result.reason
