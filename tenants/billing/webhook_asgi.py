@@ -63,7 +63,8 @@ class _LoopState:
     def __init__(self) -> None:
         self.pool: AsyncConnectionPool | None = None
         self.lock = asyncio.Lock()
-        self.queue: asyncio.Queue[int] = asyncio.Queue()
+        self.pending: list[int] = []  # stored, acknowledged, not yet handed to the publisher
+        self.wakeup = asyncio.Event()
         self.flusher: asyncio.Task[None] | None = None
 
 
@@ -134,10 +135,10 @@ def _publish(pks: list[int]) -> None:
 async def _flush(state: _LoopState) -> None:
     loop = asyncio.get_running_loop()
     while True:
-        pks = [await state.queue.get()]
+        await state.wakeup.wait()
         await asyncio.sleep(COALESCE_SECONDS)
-        while not state.queue.empty():
-            pks.append(state.queue.get_nowait())
+        state.wakeup.clear()
+        pks, state.pending = state.pending, []
         try:
             await loop.run_in_executor(None, _publish, pks)
         except Exception:
@@ -147,7 +148,8 @@ async def _flush(state: _LoopState) -> None:
 
 def queue_processing(pk: int) -> None:
     state = _state()
-    state.queue.put_nowait(pk)
+    state.pending.append(pk)
+    state.wakeup.set()
     if state.flusher is None or state.flusher.done():
         state.flusher = asyncio.get_running_loop().create_task(_flush(state))
 
@@ -233,9 +235,7 @@ async def shutdown() -> None:
         return
     if state.flusher is not None:
         state.flusher.cancel()
-    pks = []
-    while not state.queue.empty():
-        pks.append(state.queue.get_nowait())
+    pks, state.pending = state.pending, []
     if pks:
         await asyncio.get_running_loop().run_in_executor(None, _publish, pks)
     if state.pool is not None:
