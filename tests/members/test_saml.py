@@ -394,3 +394,24 @@ def test_only_the_sso_start_page_may_post_on_to_the_tenants_idp(alice, idp, db):
     assert "https://idp.test" in form_action
     assert "'self'" in form_action
     assert "https://idp.test" not in client.get("/accounts/login/")["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "not base64 at all!",
+        "PGZvbw==",  # "<foo" — not XML
+        "PGZvby8+",  # "<foo/>" — XML, not SAML
+        '<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
+        "",
+    ],
+)
+def test_garbage_at_the_acs_is_a_clear_refusal_not_a_500(alice, idp, db, garbage):
+    import base64
+
+    _configure(alice, idp)
+    client, _ = _start(alice.host, idp)
+    payload = garbage if not garbage.startswith("<") else base64.b64encode(garbage.encode()).decode()
+    done = _post(client, payload)
+    assert done.status_code == 403
+    assert b"Single sign-on refused" in done.content

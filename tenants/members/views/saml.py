@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
+from lxml import etree
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 
 from tenants.members import mfa, permissions, saml
@@ -54,7 +55,7 @@ def acs_finish(request: HttpRequest, organization_slug: str) -> HttpResponse:
     try:
         # InResponseTo is checked below against the state this browser stashed.
         auth.process_response(request_id=None)
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, SyntaxError, etree.LxmlError) as exc:  # not base64 / not XML / DTD
         detail = f"undecodable response: {exc}"
     except OneLogin_Saml2_Error as exc:
         detail = str(exc)
