@@ -161,6 +161,7 @@ class SamlForm(forms.Form):
     )
     x509cert = forms.CharField(
         label="IdP signing certificate",
+        max_length=16_000,
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
         help_text="PEM text (-----BEGIN CERTIFICATE----- …). Responses must be signed with its key.",
     )

@@ -415,3 +415,14 @@ def test_garbage_at_the_acs_is_a_clear_refusal_not_a_500(alice, idp, db, garbage
     done = _post(client, payload)
     assert done.status_code == 403
     assert b"Single sign-on refused" in done.content
+
+
+def test_without_jit_an_unknown_saml_user_is_not_created(alice, idp, db):
+    _configure(alice, idp, jit_provisioning=False)
+    client, request_id = _start(alice.host, idp)
+    done = _post(client, idp.response(**_sp(alice), in_response_to=request_id, email="gina@acme.test"))
+    assert done.status_code == 200
+    assert b"Sign Up Closed" in done.content or b"closed" in done.content.lower()
+    assert client.get("/api/v1/me/").status_code in (401, 403)
+    with schema_context(alice.schema_name):
+        assert not User.objects.filter(email="gina@acme.test").exists()
