@@ -65,10 +65,11 @@ class VerifyResult:
 
 def _classify_checkpoints(result: VerifyResult, *, check_storage: bool) -> dict[int, AuditCheckpoint]:
     keys = checkpoints.trusted_keys()
-    names = checkpoints.chain_names()
+    names: set[str] | None = None  # looked up once there is a checkpoint to check
     trusted: dict[int, AuditCheckpoint] = {}
     for checkpoint in AuditCheckpoint.objects.order_by("seq", "id"):
         problem = ""
+        names = checkpoints.chain_names() if names is None else names
         if checkpoint.chain not in names:
             problem = f"signed for chain {checkpoint.chain}"
         elif not checkpoints.signature_valid(checkpoint, keys=keys):
