@@ -125,7 +125,11 @@ def test_alice_enrols_an_agent_deploys_watches_live_logs_and_sees_an_automatic_r
 
         page.get_by_label("Number of agents").fill("1")
         page.get_by_role("button", name="Create enrolment token").click()
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
         command = page.locator("#enrol-command").inner_text().strip()
+        page.get_by_role("button", name="Copy command").click()
+        # The clipboard now holds what Alice pastes on the node (evaluate awaits the promise).
+        wait_for(lambda: page.evaluate("navigator.clipboard.readText()").strip() == command, timeout=10)
         assert re.fullmatch(
             rf"python -m deployments\.agent --url http://acme\.localhost:{j.server.port} --token tte_[\w-]+",
             command,
