@@ -221,6 +221,8 @@ REASONS = {
     "no_response": "No sign-in response was received. Sign in again.",
     "no_email": "The identity provider sent no email address.",
     "owner_by_email": "Owners sign in with their password and second factor, not through single sign-on.",
+    "plan_limit": "This portal has reached its plan's member limit. Ask an administrator.",
+    "not_provisioned": "Your account could not be created in this portal. Ask an administrator.",
     "invalid": "The identity provider's response is not valid.",
 }
 

@@ -426,3 +426,18 @@ def test_without_jit_an_unknown_saml_user_is_not_created(alice, idp, db):
     assert client.get("/api/v1/me/").status_code in (401, 403)
     with schema_context(alice.schema_name):
         assert not User.objects.filter(email="gina@acme.test").exists()
+
+
+def test_jit_over_the_plans_member_limit_is_a_clear_refusal(alice, idp, db):
+    from tenants.models import Plan
+
+    _configure(alice, idp)
+    with schema_context(alice.schema_name):
+        members = User.objects.filter(is_active=True).count()
+    Plan.objects.filter(tenants__schema_name=alice.schema_name).update(max_members=members)
+    before = len(_refusals(alice))
+    client, request_id = _start(alice.host, idp)
+    done = _post(client, idp.response(**_sp(alice), in_response_to=request_id, email="ivan@acme.test"))
+    _assert_refused(alice, done, "plan_limit", b"member limit", client, before)
+    with schema_context(alice.schema_name):
+        assert not User.objects.filter(email="ivan@acme.test").exists()

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods
 from lxml import etree
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 
+from tenants.billing.limits import PlanLimitExceeded
 from tenants.members import mfa, permissions, saml
 from tenants.members.forms import SamlForm
 from tenants.members.views.common import errors_to_form
@@ -89,8 +90,10 @@ def acs_finish(request: HttpRequest, organization_slug: str) -> HttpResponse:
         address.verified = True
     try:
         return complete_social_login(request, login)
-    except ValidationError as exc:  # e.g. the plan's member limit during JIT provisioning
-        return _refused(request, "invalid", "; ".join(exc.messages), issuer)
+    except PlanLimitExceeded as exc:  # JIT provisioning would go over the plan's seats
+        return _refused(request, "plan_limit", str(exc), issuer)
+    except ValidationError as exc:
+        return _refused(request, "not_provisioned", "; ".join(exc.messages), issuer)
 
 
 def _initial(app: SocialApp | None) -> dict[str, object]:
