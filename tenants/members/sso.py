@@ -191,6 +191,20 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         sociallogin.save(request)
         return user
 
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: Any = None,
+        exception: Any = None,
+        extra_context: Any = None,
+    ) -> None:
+        """OIDC failures (bad state, the IdP's error, a token that does not verify) are
+        audited like refused SAML responses."""
+        detail = f"{error or 'unknown'}: {exception!r}" if exception else str(error or "unknown")
+        saml.refuse(kind="provider_error", detail=detail, provider=str(getattr(provider, "id", "") or ""))
+        super().on_authentication_error(request, provider, error, exception, extra_context)
+
     def _refused(self, request: HttpRequest, sociallogin: Any, kind: str) -> HttpResponse:
         message = saml.refuse(kind=kind, provider=sociallogin.account.provider)
         return render(request, "members/sso_refused.html", {"message": message, "kind": kind}, status=403)

@@ -175,3 +175,18 @@ def test_the_oidc_start_page_may_post_on_to_the_issuer(alice, idp, db):
         d for d in start["Content-Security-Policy"].split(";") if d.strip().startswith("form-action")
     )
     assert idp.issuer in form_action  # http://127.0.0.1:<port>, the issuer's origin
+
+
+def test_a_failed_oidc_callback_is_audited(alice, idp, db):
+    _configure(alice, idp)
+    client = Client(HTTP_HOST=alice.host)
+    before = len(audit_actions(alice.schema_name, "auth.sso.refused"))
+    response = client.get(
+        f"/accounts/oidc/{sso.PROVIDER_ID}/login/callback/", {"code": "x", "state": "forged"}
+    )
+    assert response.status_code == 401  # allauth's authentication-error page
+    refusals = audit_actions(alice.schema_name, "auth.sso.refused")
+    assert len(refusals) == before + 1
+    assert refusals[0].payload["provider"] == "openid_connect"
+    assert refusals[0].payload["reason"] == "provider_error"
+    assert client.get("/api/v1/me/").status_code in (401, 403)
