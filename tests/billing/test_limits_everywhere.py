@@ -307,3 +307,40 @@ def test_mallorys_members_do_not_count_against_acme(client_for, alice, acme, glo
             User.objects.create_user(email=f"g{n}-{unique}@globex.test", role="viewer")
     body = {"email": f"fits-{unique}@acme.test", "role": "viewer"}
     assert _api(client_for(alice), "post", "/api/v1/invitations/", body).status_code == 201
+
+
+# --- concurrency ----------------------------------------------------------------------------
+def test_two_concurrent_creates_cannot_both_take_the_last_slot(committed_db, acme, alice, unique):
+    """check_limit holds a per-tenant advisory lock until the create commits."""
+    import threading
+
+    from django.db import connection
+
+    from deployments import services
+
+    previous = Tenant.objects.get(pk=acme.pk).plan_id
+    plan = _one_slot_left(acme, "environments", "max_environments")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def create(n: int) -> None:
+        try:
+            with tenant_context(acme):
+                barrier.wait(timeout=10)
+                services.environment_create(name=f"race-{unique}-{n}", actor=alice.user())
+            outcomes.append("created")
+        except Exception as exc:  # the refusal is what we count
+            outcomes.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(outcomes) == ["PlanLimitExceeded", "created"]
+    finally:
+        Tenant.objects.filter(pk=acme.pk).update(plan_id=previous)
+        plan.delete()
