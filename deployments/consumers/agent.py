@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from deployments import conf, logstore, pipeline, ratelimit, services
+from deployments.consumers import fanout
 from deployments.consumers.base import JsonConsumer, logs_group, terminal_group
 from deployments.models import Agent
 from deployments.release_keys import release_key_set
@@ -177,8 +178,11 @@ class AgentConsumer(JsonConsumer):
             self.known_runs[run_id] = await self._run_targets_me(run_id)
         run_id = run_id if self.known_runs.get(run_id) else None
         # Viewers first (the live path), storage second; a full viewer channel drops, never blocks.
-        # The batch is JSON-encoded once here; viewers forward the text without re-encoding it.
-        event = {"type": "log.lines", "n": len(lines), "chunk": f"[{self.agent_id},{json.dumps(lines)}]"}
+        # The batch is JSON-encoded once here and stored once; viewers get its key and forward
+        # the text without re-encoding it (fanout.py).
+        chunk = f"[{self.agent_id},{json.dumps(lines)}]"
+        ref = await fanout.chunk_put(chunk)
+        event = {"type": "log.lines", "n": len(lines), **({"ref": ref} if ref else {"chunk": chunk})}
         await self.channel_layer.group_send(logs_group(self.schema, "agent", self.agent_id), event)
         if run_id is not None:
             await self.channel_layer.group_send(logs_group(self.schema, "run", run_id), event)

@@ -6,8 +6,9 @@ the oldest batches (and is told how many lines), and a full channel-layer inbox 
 messages, so a slow viewer never slows the agent.
 
 A frame: {"type": "lines", "n": lines, "dropped": lines lost, "batches": [[agent_id,
-[[ts, level, stream, text], …]], …]}. Batches arrive JSON-encoded from the agent socket
-and are forwarded as text, so ten viewers cost ten string joins, not ten encodings.
+[[ts, level, stream, text], …]], …]}. Batches arrive JSON-encoded from the agent socket,
+by reference (fanout.py: one Redis copy, one fetch per process), and are forwarded as text,
+so ten viewers cost ten string joins, not ten encodings.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections import deque
 from typing import Any
 
 from deployments import conf
+from deployments.consumers import fanout
 from deployments.consumers.base import MemberConsumer, logs_group
 from deployments.models import Agent, DeployRun
 from portal.channels import tenant_sync
@@ -76,7 +78,12 @@ class LogViewerConsumer(MemberConsumer):
     async def log_lines(self, event: dict) -> None:
         if not await self.access_still_allowed():
             return
-        self.buffer.append((event["n"], event["chunk"]))
+        chunk = event["chunk"] if "chunk" in event else await fanout.chunk_get(event["ref"])
+        if chunk is None:  # expired before this viewer got to it
+            self.dropped += event["n"]
+            self.pending.set()
+            return
+        self.buffer.append((event["n"], chunk))
         self.buffered += event["n"]
         while self.buffered > self.limit and len(self.buffer) > 1:
             count, _ = self.buffer.popleft()

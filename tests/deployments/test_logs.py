@@ -165,3 +165,31 @@ async def test_a_viewer_is_cut_off_when_their_access_goes(committed_db, deploy_s
     assert output == {"type": "websocket.close", "code": 4403}
     assert await viewer.receive_nothing(timeout=0.3)  # the line itself was never sent
     await viewer.disconnect()
+
+
+async def test_a_batch_that_expired_before_a_viewer_fetched_it_counts_as_dropped(
+    committed_db, deploy_settings, acme, alice, unique
+):
+    from deployments.consumers import fanout
+
+    def setup():
+        with tenant_context(acme):
+            env = Environment.objects.create(name=f"ref-{unique}")
+            return Agent.objects.create(
+                name="n", environment=env, public_key=f"e{unique}", host_fingerprint="h"
+            ).pk
+
+    agent_id = await sync_to_async(setup)()
+    viewer = await sync_to_async(_viewer)(alice, "agent", agent_id)
+    assert (await viewer.connect())[0]
+    group = logs_group(acme.schema_name, "agent", agent_id)
+    line = [time.time(), "info", "stdout", "by reference"]
+    ref = await fanout.chunk_put(json.dumps([agent_id, [line]]))
+    assert ref is not None
+    await get_channel_layer().group_send(group, {"type": "log.lines", "n": 1, "ref": ref})
+    frame = await viewer.receive_json_from(timeout=5)
+    assert frame["batches"] == [[agent_id, [line]]]
+    await get_channel_layer().group_send(group, {"type": "log.lines", "n": 7, "ref": ref + "-gone"})
+    frame = await viewer.receive_json_from(timeout=5)
+    assert (frame["n"], frame["dropped"], frame["batches"]) == (0, 7, [])
+    await viewer.disconnect()
