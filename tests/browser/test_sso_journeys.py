@@ -154,3 +154,26 @@ def test_the_email_page_confirms_removal_without_csp_violations(journey, fresh_o
         expect(page.locator("fieldset")).not_to_contain_text(f"old@{slug}.test")
         with schema_context(fresh_owner.schema_name):
             assert not EmailAddress.objects.filter(email=f"old@{slug}.test").exists()
+
+
+def test_an_owner_fixes_a_bad_certificate_on_the_saml_settings_page(journey, fresh_owner):
+    from tests.members.saml_idp import key_and_certificate
+
+    slug = fresh_owner.host.split(".")[0]
+    with journey("saml-settings") as j:
+        j.allow("status of 400")  # the form re-rendered with its errors
+        page = j.page(fresh_owner)
+        page.goto(j.server.tenant_url(slug, "/members/sso/saml/"))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Single sign-on (SAML)")
+        expect(page.locator("#sp-acs-url")).to_contain_text(f"{slug}.localhost")
+        page.get_by_label("IdP entity ID").fill("https://idp.example.test/saml")
+        page.get_by_label("IdP single sign-on URL").fill("https://idp.example.test/sso")
+        page.get_by_label("IdP signing certificate").fill(
+            "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----"
+        )
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".has-error")).to_contain_text("not an X.509 certificate")
+        expect(page.get_by_label("IdP signing certificate")).to_be_focused()
+        page.get_by_label("IdP signing certificate").fill(key_and_certificate("idp.example.test")[1])
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".messages")).to_contain_text("SAML single sign-on settings saved")

@@ -307,7 +307,9 @@ def test_alice_configures_saml_on_the_settings_page_with_step_up(client_for, ali
     assert mapping.role_map == {"ops": "operator", "auditors": "auditor"}
     event = audit_actions(alice.schema_name, "sso.saml.configure")[0]
     assert event.payload["role_map"] == {"ops": "operator", "auditors": "auditor"}
-    assert b"memberOf" in client.get("/members/sso/saml/").content  # the saved values come back
+    again = client.get("/members/sso/saml/").content
+    assert b"memberOf" in again  # the saved values come back
+    assert b"-----BEGIN CERTIFICATE-----" in again  # as the PEM an admin pasted
 
 
 @pytest.mark.parametrize(

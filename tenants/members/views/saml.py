@@ -96,6 +96,14 @@ def acs_finish(request: HttpRequest, organization_slug: str) -> HttpResponse:
         return _refused(request, "not_provisioned", "; ".join(exc.messages), issuer)
 
 
+def _pem(body: str) -> str:
+    """The stored base64 body shown as the PEM text an admin would paste."""
+    if not body:
+        return ""
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join(["-----BEGIN CERTIFICATE-----", *lines, "-----END CERTIFICATE-----"])
+
+
 def _initial(app: SocialApp | None) -> dict[str, object]:
     if app is None:
         return {"enabled": True, "jit_provisioning": True}
@@ -106,7 +114,7 @@ def _initial(app: SocialApp | None) -> dict[str, object]:
         "enabled": config.enabled,
         "entity_id": idp.get("entity_id", ""),
         "sso_url": idp.get("sso_url", ""),
-        "x509cert": idp.get("x509cert", ""),
+        "x509cert": _pem(idp.get("x509cert", "")),
         "email_attribute": mapping.get("email", "email"),
         "uid_attribute": mapping.get("uid", ""),
         "name_attribute": config.name_attribute,
