@@ -256,3 +256,20 @@ def test_the_page_flags_vault_references_a_deploy_would_refuse(client_for, acme,
     assert f"${{vault:other-{unique}/db}}: belongs to other, not refs-{unique}" in html
     assert html.count("a deploy here would be refused") == 2
     assert "s3cr3t" not in html  # names only, never a value
+
+
+def test_a_plan_limit_is_a_form_error_with_the_upgrade_message(client_for, acme, alice, unique):
+    from tenants.models import Plan, Tenant
+
+    with tenant_context(acme):
+        count = Environment.objects.count()
+    plan_id = Tenant.objects.get(pk=acme.pk).plan_id
+    Plan.objects.filter(pk=plan_id).update(max_environments=count)  # rolled back with the test
+    response = client_for(alice).post(
+        "/deployments/environments/", {"env-name": f"over-{unique}", "env-approvals_required": 0}
+    )
+    assert response.status_code == 400
+    assert "Upgrade your plan" in response.content.decode()
+    assert b'class="form-errors"' in response.content
+    with tenant_context(acme):
+        assert not Environment.objects.filter(name=f"over-{unique}").exists()
