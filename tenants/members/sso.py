@@ -184,7 +184,19 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         role = role_from_claims(claims, config) or config.default_role
         name_key = config.name_attribute if provider == SAML_PROVIDER else "name"
         name = _first(claims.get(name_key)) if name_key else ""
-        user = member_create(email=email, role=role, name=name[:150], source="sso")
+        try:
+            user = member_create(email=email, role=role, name=name[:150], source="sso")
+        except ValidationError as exc:  # e.g. the plan's member limit: a clear 403, not a 500
+            if provider == SAML_PROVIDER:
+                raise  # views/saml.py answers with its own refusal page
+            from tenants.billing.limits import PlanLimitExceeded
+
+            kind = "plan_limit" if isinstance(exc, PlanLimitExceeded) else "not_provisioned"
+            message = saml.refuse(kind=kind, detail="; ".join(exc.messages), provider=provider)
+            context = {"message": message, "kind": kind}
+            raise ImmediateHttpResponse(
+                render(request, "members/sso_refused.html", context, status=403)
+            ) from exc
         user.set_unusable_password()
         user.save(update_fields=["password"])
         sociallogin.user = user
