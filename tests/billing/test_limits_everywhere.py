@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django_tenants.utils import tenant_context
 
+from compliance.models import AuditEvent
 from portal.accounts.models import User
 from tenants.billing.selectors import usage_count
 from tenants.models import Plan, Tenant
@@ -344,3 +345,21 @@ def test_two_concurrent_creates_cannot_both_take_the_last_slot(committed_db, acm
     finally:
         Tenant.objects.filter(pk=acme.pk).update(plan_id=previous)
         plan.delete()
+
+
+def test_sso_just_in_time_provisioning_at_the_member_limit_is_a_clear_refusal(alice, acme, db):
+    from tests.members.oidc_provider import OidcProvider
+    from tests.members.test_sso import _configure, _sso_login
+
+    with OidcProvider(client_id="tenantry-acme", client_secret="idp-secret-123") as idp:
+        _configure(alice, idp)
+        plan = _one_slot_left(acme, "members", "max_members")
+        Plan.objects.filter(pk=plan.pk).update(max_members=_usage(acme, "members"))  # full
+        claims = {"sub": "idp-erin", "email": "erin@acme.test", "email_verified": True, "name": "Erin"}
+        _, done = _sso_login(alice.host, idp, claims)
+    assert done.status_code == 403
+    assert "reached its plan's member limit" in done.content.decode().replace("&#x27;", "'")
+    with tenant_context(acme):
+        assert not User.objects.filter(email="erin@acme.test").exists()
+        refusal = AuditEvent.objects.filter(action="auth.sso.refused").order_by("-id").first()
+    assert refusal.payload["reason"] == "plan_limit"
