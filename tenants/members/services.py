@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -326,6 +327,12 @@ def _invitation_redeem(*, invitation: Invitation, password: str, name: str) -> U
     )
     invitation.accepted_at, invitation.accepted_by = timezone.now(), user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    # The link went to this address, so it is proven: record it as verified. Without the
+    # record, allauth's email authentication would wipe the member's password the first
+    # time they sign in through the tenant's SSO (its guard against pre-registered accounts).
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"primary": True, "verified": True}
+    )
     audit.record(action="invitation.accept", actor=user, target=invitation, payload={"role": invitation.role})
     return user
 

@@ -443,3 +443,20 @@ def test_jit_over_the_plans_member_limit_is_a_clear_refusal(alice, idp, db):
     _assert_refused(alice, done, "plan_limit", b"member limit", client, before)
     with schema_context(alice.schema_name):
         assert not User.objects.filter(email="ivan@acme.test").exists()
+
+
+def test_an_invited_member_keeps_her_password_after_her_first_saml_sign_in(alice, idp, db):
+    """The invitation proved Hana's address, so allauth's email authentication has no reason
+    to wipe her password when the tenant's IdP later signs her in."""
+    from tenants.members.services import invitation_accept, invitation_create
+
+    with tenant_context(alice.tenant):
+        _, token = invitation_create(email="hana@acme.test", role="developer", actor=alice.user())
+        invitation_accept(token=token, password="a-long-enough-passphrase", name="Hana")
+    _configure(alice, idp)
+    client, request_id = _start(alice.host, idp)
+    done = _post(client, idp.response(**_sp(alice), in_response_to=request_id, email="hana@acme.test"))
+    assert done.status_code == 302
+    assert client.get("/api/v1/me/").json()["email"] == "hana@acme.test"
+    with schema_context(alice.schema_name):
+        assert User.objects.get(email="hana@acme.test").check_password("a-long-enough-passphrase")
