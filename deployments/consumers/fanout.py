@@ -54,7 +54,7 @@ async def chunk_put(chunk: str) -> str | None:
 async def _fetch(key: str, future: asyncio.Future[str | None]) -> None:
     try:
         raw = await _client().get(key)
-        value = raw.decode() if raw is not None else None
+        value = raw.decode() if isinstance(raw, bytes) else raw
     except Exception:  # a viewer must never hang on a failed fetch
         log.warning("log batch fetch failed", exc_info=True)
         value = None
