@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
+from compliance.models import AuditEvent
 from vault import selectors, services
 from vault.models import Secret, SecretVersion
 
@@ -103,3 +104,20 @@ def test_a_reveal_request_has_a_fixed_query_budget(api_for, alice):
     assert [s.split()[2].strip('"') for s in sql if s.startswith(("INSERT", "UPDATE", "DELETE"))] == [
         "compliance_auditevent"
     ]
+
+
+def test_a_value_is_only_ever_rendered_as_json(api_for, alice, acme):
+    api = api_for(alice)
+    secret = api.create(name="app/html", value="never-in-html")
+    path = f"/api/v1/vault/secrets/{secret['id']}/reveal/"
+    with tenant_context(acme):
+        before = AuditEvent.objects.filter(action="vault.secret.reveal").count()
+    body, kind = '{"reason": "x"}', "application/json"
+    response = api.client.post(path, body, content_type=kind, HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert b"never-in-html" not in response.content
+    with tenant_context(acme):
+        assert AuditEvent.objects.filter(action="vault.secret.reveal").count() == before
+    response = api.client.post(path, body, content_type=kind, HTTP_ACCEPT="*/*")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"

@@ -10,6 +10,7 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -158,9 +159,14 @@ class SecretViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 class RevealView(APIView):
-    """POST /secrets/<id>/reveal/: members need step-up MFA and a reason; service accounts `vault` scope."""
+    """POST /secrets/<id>/reveal/: members need step-up MFA and a reason; service accounts `vault` scope.
+
+    JSON only: a value is never rendered into the browsable API's HTML page, and the request
+    skips negotiating among renderers (406 before anything is read or audited).
+    """
 
     permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer]
 
     @extend_schema(
         summary="Reveal a secret's value (audited before it is returned)",
@@ -179,9 +185,10 @@ class RevealView(APIView):
 
 
 class FetchView(APIView):
-    """POST /fetch/: the same reveal, by path name (what service accounts use)."""
+    """POST /fetch/: the same reveal, by path name (what service accounts use). JSON only."""
 
     permission_classes = [IsAuthenticated]
+    renderer_classes = [JSONRenderer]
 
     @extend_schema(
         summary="Reveal a secret's value by name (service accounts with the `vault` scope, or members)",
