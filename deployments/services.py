@@ -31,6 +31,7 @@ from deployments.models import (
 )
 from tenants.billing.limits import check_limit
 from tenants.members.permissions import authorize
+from vault.models import ENV_RE
 
 
 class EnrollmentRefused(PermissionDenied):
@@ -58,6 +59,10 @@ def environment_create(
     *, name: str, actor: Any, description: str = "", is_production: bool = False, approvals_required: int = 0
 ) -> Environment:
     authorize(actor, "environments.manage")
+    if not ENV_RE.match(name or ""):
+        # The vault's environment slug: anything else could never hold a working ${vault:…} reference.
+        message = "Use a lower-case slug of up to 32 characters (letters, digits, '-')."
+        raise ValidationError({"name": [message]})
     if Environment.objects.filter(name=name).exists():
         raise ValidationError({"name": [f"An environment named {name!r} already exists."]})
     check_limit(connection.tenant, "environments")

@@ -19,6 +19,7 @@ from deployments.models import (
     TerminalSession,
 )
 from portal.api import AllowListModelSerializer
+from tenants.members.permissions import has_perm
 
 
 class VariableSerializer(AllowListModelSerializer):
@@ -30,8 +31,25 @@ class VariableSerializer(AllowListModelSerializer):
         validators: list = []  # (environment, name) is an upsert, not a uniqueness error
 
 
+class VariableReadSerializer(AllowListModelSerializer):
+    """A variable as listed with its environment: the value only for roles that manage environments
+    (the pages show the same), since a value may be a literal credential rather than a reference."""
+
+    value = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EnvironmentVariable
+        fields = ["name", "value"]
+
+    def get_value(self, variable: EnvironmentVariable) -> str | None:
+        request = self.context.get("request")
+        if request is None or not has_perm(request.user, "environments.manage"):
+            return None
+        return variable.value
+
+
 class EnvironmentSerializer(AllowListModelSerializer):
-    variables = VariableSerializer(many=True, read_only=True)
+    variables = VariableReadSerializer(many=True, read_only=True)
 
     class Meta:
         model = Environment
