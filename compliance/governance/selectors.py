@@ -65,8 +65,15 @@ def person_is_known(*, email: str) -> bool:
     return (
         member is not None
         or ConsentRecord.objects.filter(subject_email__iexact=email).exists()
+        or _invitations(email).exists()
         or _audit_of(email, None).exists()
     )
+
+
+def _invitations(email: str) -> Any:
+    from tenants.members.models import Invitation
+
+    return Invitation.objects.filter(email__iexact=email)
 
 
 def person_data(*, email: str) -> dict[str, Iterable[Any]]:
@@ -96,6 +103,9 @@ def person_data(*, email: str) -> dict[str, Iterable[Any]]:
             PolicyViolation.objects.filter(
                 Q(actor_label__iexact=email) | (Q(actor_id=str(member.pk)) if member else Q(pk__in=[]))
             ).values("id", "policy_name", "action", "outcome", "message", "occurred_at", "resolved")
+        ),
+        "invitations": list(
+            _invitations(email).values("id", "role", "created_at", "expires_at", "accepted_at", "revoked_at")
         ),
         "data_subject_requests": list(
             DataSubjectRequest.objects.filter(subject_email__iexact=email).values(

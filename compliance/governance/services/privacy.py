@@ -165,6 +165,8 @@ def _erase(dsr: DataSubjectRequest, *, actor: Any) -> dict[str, Any]:
         email_index_remove(email=email)
         summary["member"] = "anonymised"
         summary["mfa_devices_deleted"] = _delete_devices(user)
+        summary.update(_delete_identity_records(user))
+    summary["invitations"] = _forget_invitations(email, alias)
     summary["consent_records"] = ConsentRecord.objects.filter(subject_email__iexact=email).update(
         subject_email=alias
     )
@@ -180,6 +182,33 @@ def _erase(dsr: DataSubjectRequest, *, actor: Any) -> dict[str, Any]:
     )
     dsr.subject_email = ""
     return summary
+
+
+def _delete_identity_records(user: Any) -> dict[str, int]:
+    """allauth's address book and SSO links (their `extra_data` keeps the IdP's profile: email,
+    name, groups), and the member's session index (IP, user agent): all personal, none needed."""
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+
+    from tenants.members.models import MemberSession
+
+    return {
+        "email_addresses_deleted": EmailAddress.objects.filter(user=user).delete()[0],
+        "sso_links_deleted": SocialAccount.objects.filter(user=user).delete()[0],
+        "sessions_forgotten": MemberSession.objects.filter(user=user).delete()[0],
+    }
+
+
+def _forget_invitations(email: str, alias: str) -> int:
+    """Invitations to the address keep their history (who invited, when) under the alias; a pending
+    one is revoked, so its link can no longer make a member."""
+    from django.utils import timezone
+
+    from tenants.members.models import Invitation
+
+    invitations = Invitation.objects.filter(email__iexact=email)
+    invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return invitations.update(email=alias)
 
 
 def _delete_devices(user: Any) -> int:

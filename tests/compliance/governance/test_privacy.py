@@ -135,6 +135,40 @@ def test_erase_anonymises_the_person_and_leaves_the_audit_chain_untouched(in_acm
     assert email not in erase_event.target_label
 
 
+def test_erase_removes_allauth_addresses_sso_links_sessions_and_invitations(in_acme, alice_user, make_member):
+    from allauth.account.models import EmailAddress
+    from allauth.socialaccount.models import SocialAccount
+
+    from tenants.members.models import Invitation, MemberSession
+    from tenants.members.services import invitation_create
+
+    carol = make_member("developer", "erasable")
+    email = carol.email
+    EmailAddress.objects.create(user=carol, email=email, verified=True, primary=True)
+    SocialAccount.objects.create(
+        user=carol, provider="saml", uid=email, extra_data={"email": email, "groups": ["dev"]}
+    )
+    MemberSession.objects.create(session_key="s" * 40, user=carol, ip="203.0.113.9", user_agent="Firefox")
+    pending_email = f"pending-{email}"
+    invitation_create(actor=alice_user, email=pending_email, role="viewer")
+
+    services.dsr_fulfil(
+        dsr=services.dsr_create(actor=alice_user, kind="erase", subject_email=email), actor=alice_user
+    )
+    dsr = services.dsr_fulfil(
+        dsr=services.dsr_create(actor=alice_user, kind="erase", subject_email=pending_email), actor=alice_user
+    )
+
+    assert not EmailAddress.objects.filter(user=carol).exists()
+    assert not EmailAddress.objects.filter(email__iexact=email).exists()
+    assert not SocialAccount.objects.filter(user=carol).exists()
+    assert not MemberSession.objects.filter(user=carol).exists()
+    invitation = Invitation.objects.get(email__startswith="erased-")
+    assert invitation.revoked_at is not None  # its link can no longer make a member
+    assert not Invitation.objects.filter(email__iexact=pending_email).exists()
+    assert dsr.result_summary["invitations"] == 1
+
+
 def test_you_cannot_erase_yourself(in_acme, alice_user):
     dsr = services.dsr_create(actor=alice_user, kind="erase", subject_email=alice_user.email)
     with pytest.raises(ValidationError, match="cannot erase yourself"):
