@@ -101,6 +101,7 @@ def test_only_owners_and_org_admins_rotate_and_only_with_step_up(acme_key, acme,
 
 
 def test_the_release_keys_page_rotates_after_step_up(acme_key, acme, alice, bob, client_for):
+    assert 'href="/deployments/release-keys/"' in client_for(bob).get("/deployments/").content.decode()
     page = client_for(bob).get("/deployments/release-keys/")
     assert page.status_code == 200
     assert acme_key.key_id in page.content.decode()
