@@ -48,7 +48,9 @@ def acme_key(committed_db: Any, acme: Any, alice: Any) -> Iterator[ReleaseKey]:
 def test_rotation_endorses_the_new_key_with_the_old_one_and_retires_it(acme_key, acme, alice):
     from vault.models import Secret
 
+    payload = release_payload(tenant="t_acme", version="9.9.9", artifact_sha256="0" * 64, manifest={})
     with tenant_context(acme):
+        old_signature = signing.b64(signing.release_private_key(acme_key).sign(payload))
         new = release_keys.release_key_rotate(actor=alice.user(), reason="yearly rotation")
         old = ReleaseKey.objects.get(pk=acme_key.pk)
         assert new.is_active
@@ -67,6 +69,10 @@ def test_rotation_endorses_the_new_key_with_the_old_one_and_retires_it(acme_key,
     agent = Identity(1, "", "", "t_acme", old.public_key, "env", "")
     assert agent.release_keys_learn(key_set) == [new.key_id]
     assert agent.release_key_id == new.key_id
+    # The agent itself accepts the retired key for a rollback only.
+    check = {"key_id": old.key_id, "signature": old_signature, "payload": payload}
+    assert "retired key" in agent.release_signature_problem(**check, rollback=False)
+    assert agent.release_signature_problem(**check, rollback=True) is None
     # ...but not from a set whose endorsement was forged, nor one meant for another tenant.
     forged = [dict(entry) for entry in key_set]
     forged[-1]["endorsement"] = base64.b64encode(b"x" * 64).decode()
