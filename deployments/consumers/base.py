@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 from tenants.members.access import UNKNOWN, access_version_aget
 
@@ -47,6 +49,15 @@ class MemberConsumer(JsonConsumer):
 
     async def access_allowed(self) -> bool:
         raise NotImplementedError
+
+    def session_alive(self) -> bool:
+        """The socket's login session still exists (call inside the tenant's schema). Ending a
+        member's sessions bumps their access version, so their sockets land here and close."""
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        if not key:
+            return True  # not a session login (e.g. a token): nothing to end
+        return Session.objects.filter(session_key=key, expire_date__gt=timezone.now()).exists()
 
     async def access_baseline(self) -> None:
         """Read before the full check at connect, so a change in between is never missed."""

@@ -65,7 +65,7 @@ class LogViewerConsumer(MemberConsumer):
     def _allowed(self, check_object: bool = False) -> bool:
         user = self.scope["user"]
         user.refresh_from_db(fields=["role", "is_active"])
-        if not has_perm(user, "deployments.read"):
+        if not has_perm(user, "deployments.read") or not self.session_alive():
             return False
         if check_object:
             model = Agent if self.kind == "agent" else DeployRun

@@ -108,7 +108,7 @@ class TerminalConsumer(MemberConsumer):
     def access_allowed(self) -> bool:
         user = self.scope["user"]
         user.refresh_from_db(fields=["role", "is_active"])
-        return has_perm(user, "terminal.open")
+        return has_perm(user, "terminal.open") and self.session_alive()
 
     async def terminal_output(self, event: dict) -> None:
         if self.closing or not await self.access_still_allowed():

@@ -370,6 +370,8 @@ def sessions_end(*, user: User, keep: str | None = None) -> int:
     Session.objects.filter(session_key__in=keys).delete()
     rows.delete()
     if keys:
+        # Open websockets of the ended sessions re-check at their next message and close.
+        access_version_bump(user.pk)
         audit.record(
             action="session.end_others" if keep else "session.end_all",
             actor=user,

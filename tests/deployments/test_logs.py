@@ -167,6 +167,50 @@ async def test_a_viewer_is_cut_off_when_their_access_goes(committed_db, deploy_s
     await viewer.disconnect()
 
 
+async def test_a_viewer_is_cut_off_when_its_session_is_ended(committed_db, deploy_settings, acme, unique):
+    """'End all sessions' (members service) closes the sockets of those sessions at their next message."""
+    from tenants.members.models import MemberSession
+    from tenants.members.services import member_create, sessions_end
+
+    dev = Persona("Dev", f"sess-{unique}@acme.test", "developer", "t_acme", "acme.localhost")
+
+    def setup():
+        with tenant_context(acme):
+            env = Environment.objects.create(name=f"se-{unique}")
+            agent = Agent.objects.create(
+                name="n", environment=env, public_key=f"s{unique}", host_fingerprint="h"
+            )
+            member_create(email=dev.email, role="developer", password="x" * 16)
+            return agent.pk
+
+    agent_id = await sync_to_async(setup)()
+    viewer = await sync_to_async(_viewer)(dev, "agent", agent_id)
+    assert (await viewer.connect())[0]
+    group = logs_group(acme.schema_name, "agent", agent_id)
+    event = {
+        "type": "log.lines",
+        "n": 1,
+        "chunk": json.dumps([agent_id, [[time.time(), "info", "stdout", "x"]]]),
+    }
+    await get_channel_layer().group_send(group, event)
+    assert (await viewer.receive_json_from(timeout=5))["n"] == 1
+
+    def end_sessions():
+        from django.contrib.sessions.models import Session
+
+        with tenant_context(acme):
+            user = dev.user()
+            for session in Session.objects.all():  # index the socket's session as the login signal does
+                if session.get_decoded().get("_auth_user_id") == str(user.pk):
+                    MemberSession.objects.get_or_create(session_key=session.session_key, user=user)
+            assert sessions_end(user=user) >= 1
+
+    await sync_to_async(end_sessions)()
+    await get_channel_layer().group_send(group, event)
+    assert await viewer.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+    await viewer.disconnect()
+
+
 async def test_a_batch_that_expired_before_a_viewer_fetched_it_counts_as_dropped(
     committed_db, deploy_settings, acme, alice, unique
 ):
