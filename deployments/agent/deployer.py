@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import tarfile
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -121,9 +122,12 @@ class Deployer:
         args = [self._fill(arg, context) for arg in argv]
         env = {**os.environ, **{k: v for k, v in context.items() if k.isupper()}}
         with (self.state / "app.log").open("ab") as logfile:
-            subprocess.Popen(  # noqa: S603 — an argument list from the signed manifest, no shell
+            proc = subprocess.Popen(  # noqa: S603 — an argument list from the signed manifest, no shell
                 args, cwd=cwd, env=env, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True
             )
+        # The agent is the app's parent: reap it the moment it exits, or it stays a zombie that a
+        # manifest's stop command (`kill -0 $pid`) would take for a running app.
+        threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
 
     async def _healthy(self, manifest: dict, context: dict[str, str]) -> tuple[bool, str]:
         health = manifest["health_check"]
