@@ -332,6 +332,8 @@ def secret_restore(*, secret: Secret, actor: Any) -> Secret:
     authorize(actor, "vault.write", secret)
     if not secret.is_deleted:
         raise VaultConflict("The secret is not deleted.")
+    if not is_system_secret(name=secret.name, environment=secret.environment):
+        check_limit(connection.tenant, "secrets")  # deleted secrets do not count; a restored one does
     secret.deleted_at = None
     secret.save(update_fields=["deleted_at", "updated_at"])
     audit.record(action="vault.secret.restore", actor=actor, target=secret, payload={"name": secret.name})

@@ -215,6 +215,20 @@ def test_secret_creation_stops_at_the_plan_limit_in_api_and_page(client_for, ali
     assert _usage(acme, "secrets") == before
 
 
+def test_restoring_a_deleted_secret_counts_against_the_limit(client_for, alice, acme, unique):
+    """Deleted secrets do not count, so bringing one back is a create as far as the plan goes."""
+    api = client_for(alice)
+    old = _api(api, "post", "/api/v1/vault/secrets/", {"name": f"app/{unique}/old", "value": "v"}).json()
+    assert api.delete(f"/api/v1/vault/secrets/{old['id']}/").status_code == 204
+    _one_slot_left(acme, "secrets", "max_secrets")
+    new = _api(api, "post", "/api/v1/vault/secrets/", {"name": f"app/{unique}/new", "value": "v"})
+    assert new.status_code == 201, new.content
+    before = _usage(acme, "secrets")
+    _refused(_api(api, "post", f"/api/v1/vault/secrets/{old['id']}/restore/"), "secrets")
+    assert _usage(acme, "secrets") == before
+    assert api.get(f"/api/v1/vault/secrets/{old['id']}/").json()["deleted_at"] is not None
+
+
 def test_the_portals_own_release_keys_never_count_or_get_refused(client_for, alice, acme, unique):
     """A tenant at its secrets limit still creates an environment (which makes a release key)."""
     from deployments.signing import VAULT_ENVIRONMENT
