@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -25,3 +26,10 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything imported so far (Django, the apps, URLconfs, templates) lives as long as the process.
+# Move it out of the cyclic garbage collector's view, so a full (generation 2) collection scans
+# only what requests and sockets allocate. Without this, a full collection while logs streamed
+# stalled the event loop for ~100 ms (benchmarks/streaming.py: p99 133 ms → 54 ms).
+gc.collect()
+gc.freeze()
