@@ -118,6 +118,10 @@ def serve(port: int) -> None:
     server = _Server(("127.0.0.1", port), _QuietHandler)
     server.pool = ThreadPoolExecutor(max_workers=THREADS_PER_WORKER)
     server.set_app(get_wsgi_application())
+    import gc
+
+    gc.collect()
+    gc.freeze()  # as portal/asgi.py does at start-up
     server.serve_forever()
 
 
