@@ -14,6 +14,7 @@ from django.db.models import Count
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from deployments import selectors, services
@@ -30,15 +31,12 @@ from deployments.models import (
     EnvironmentVariable,
     TerminalAllowedCommand,
 )
+from portal.pages import apply_errors, submit_form
 from tenants.members.permissions import authorize, has_perm, permission_required
 
 
-def _errors_to_form(form: Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
+def _environment_url(environment: Environment) -> str:
+    return reverse("deployments:environment", kwargs={"pk": environment.pk})
 
 
 def _status(*forms: Form | None) -> int:
@@ -51,16 +49,15 @@ def environments(request: HttpRequest) -> HttpResponse:
     form = None
     if has_perm(request.user, "environments.manage"):
         form = EnvironmentCreateForm(request.POST or None, prefix="env")
-        if request.method == "POST" and form.is_valid():
-            try:
-                environment = services.environment_create(actor=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                _errors_to_form(form, exc)
-            else:
-                messages.success(
-                    request, f"Environment {environment.name} created. Now enrol an agent in it."
-                )
-                return redirect("deployments:environment", pk=environment.pk)
+        done = submit_form(
+            request,
+            form,
+            lambda data: services.environment_create(actor=request.user, **data),
+            success=lambda environment: f"Environment {environment.name} created. Now enrol an agent in it.",
+            next_url=_environment_url,
+        )
+        if done:
+            return done
     elif request.method == "POST":
         authorize(request.user, "environments.manage")  # 403 page
     listing = Environment.objects.annotate(
@@ -123,14 +120,15 @@ def environment_settings(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":  # a reload or bookmark of a form's answer: back to the page
         return redirect("deployments:environment", pk=environment.pk)
     form = EnvironmentSettingsForm(request.POST, prefix="settings")
-    if form.is_valid():
-        try:
-            services.environment_update(environment=environment, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, f"Settings of {environment.name} saved.")
-            return redirect("deployments:environment", pk=environment.pk)
+    done = submit_form(
+        request,
+        form,
+        lambda data: services.environment_update(environment=environment, actor=request.user, **data),
+        success=f"Settings of {environment.name} saved.",
+        next_url=_environment_url(environment),
+    )
+    if done:
+        return done
     environment.refresh_from_db()
     return _environment_page(request, environment, status=400, settings_form=form)
 
@@ -141,17 +139,14 @@ def variable_set(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":  # a reload or bookmark of a form's answer: back to the page
         return redirect("deployments:environment", pk=environment.pk)
     form = VariableForm(request.POST, prefix="var")
-    if form.is_valid():
-        try:
-            variable = services.environment_variable_set(
-                environment=environment, actor=request.user, **form.cleaned_data
-            )
-        except ValidationError as exc:
-            _errors_to_form(form, exc)
-        else:
-            messages.success(request, f"Variable {variable.name} saved.")
-            return redirect("deployments:environment", pk=environment.pk)
-    return _environment_page(request, environment, status=400, variable_form=form)
+    done = submit_form(
+        request,
+        form,
+        lambda data: services.environment_variable_set(environment=environment, actor=request.user, **data),
+        success=lambda variable: f"Variable {variable.name} saved.",
+        next_url=_environment_url(environment),
+    )
+    return done or _environment_page(request, environment, status=400, variable_form=form)
 
 
 @require_POST
@@ -179,7 +174,7 @@ def token_create(request: HttpRequest, pk: int) -> HttpResponse:
                 max_uses=form.cleaned_data["max_uses"],
             )
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            apply_errors(form, exc)
         else:
             # Rendered, not redirected: the raw token exists only in this response.
             portal_url = request.build_absolute_uri("/").rstrip("/")
@@ -207,14 +202,15 @@ def terminal_commands(request: HttpRequest) -> HttpResponse:
     form = None
     if has_perm(request.user, "agents.manage"):
         form = AllowedCommandForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                entry = services.terminal_command_allow(actor=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                _errors_to_form(form, exc)
-            else:
-                messages.success(request, f"{entry.program} is on the allow-list.")
-                return redirect("deployments:terminal_commands")
+        done = submit_form(
+            request,
+            form,
+            lambda data: services.terminal_command_allow(actor=request.user, **data),
+            success=lambda entry: f"{entry.program} is on the allow-list.",
+            next_url=reverse("deployments:terminal_commands"),
+        )
+        if done:
+            return done
     elif request.method == "POST":
         authorize(request.user, "agents.manage")  # 403 page
     return render(
