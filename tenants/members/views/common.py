@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
+
+from portal.pages import apply_errors
 
 
 def safe_next(request: HttpRequest, default: str = "/") -> str:
@@ -17,10 +17,5 @@ def safe_next(request: HttpRequest, default: str = "/") -> str:
     return default
 
 
-def errors_to_form(form: Form, exc: ValidationError) -> None:
-    """Show a service's ValidationError on the form (field errors where the field exists)."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
+# The identity pages' name for the portal-wide helper.
+errors_to_form = apply_errors
