@@ -441,6 +441,8 @@ REST_FRAMEWORK = {
         "user": env.str("API_THROTTLE_USER", default="1200/min" if not TESTING else "100000/min"),
     },
 }
+# SAML responses per client IP and tenant at the ACS (each refusal is an audit event).
+SSO_ACS_RATE = env.str("SSO_ACS_RATE", default="30/min" if not TESTING else "100000/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tenantry API",
     "DESCRIPTION": "Operations portal for multi-tenant SaaS: vault, deployments, compliance, members.",

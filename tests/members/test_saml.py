@@ -419,6 +419,22 @@ def test_garbage_at_the_acs_is_a_clear_refusal_not_a_500(alice, idp, db, garbage
     assert b"Single sign-on refused" in done.content
 
 
+def test_the_acs_is_rate_limited_per_address_and_throttled_posts_write_no_audit(
+    alice, idp, db, settings, unique
+):
+    settings.SSO_ACS_RATE = "2/min"
+    _configure(alice, idp)
+    before = len(_refusals(alice))
+    client = Client(HTTP_HOST=alice.host, REMOTE_ADDR=f"2001:db8::{unique[:4]}:{unique[4:]}")
+    statuses = [_post(client, "not base64 at all!") for _ in range(3)]
+    assert [done.status_code for done in statuses] == [403, 403, 429]
+    assert int(statuses[-1]["Retry-After"]) >= 1
+    assert b"Too many sign-in attempts" in statuses[-1].content
+    assert len(_refusals(alice)) == before + 2  # the throttled post parsed nothing, audited nothing
+    other = Client(HTTP_HOST=alice.host, REMOTE_ADDR=f"2001:db8::1:{unique[:4]}")
+    assert _post(other, "not base64 at all!").status_code == 403  # another address is not held back
+
+
 def test_without_jit_an_unknown_saml_user_is_not_created(alice, idp, db):
     _configure(alice, idp, jit_provisioning=False)
     client, request_id = _start(alice.host, idp)

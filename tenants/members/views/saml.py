@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import logging
+from typing import Any
 
 from allauth.core.internal import httpkit
 from allauth.socialaccount.helpers import complete_social_login
@@ -19,6 +20,7 @@ from allauth.socialaccount.internal import statekit
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.saml.utils import build_auth, get_app_or_404
 from allauth.socialaccount.sessions import LoginSession
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -27,7 +29,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from lxml import etree
 from onelogin.saml2.errors import OneLogin_Saml2_Error
+from rest_framework import throttling
 
+from portal.throttling import SlidingWindowCounterMixin
 from tenants.billing.limits import PlanLimitExceeded
 from tenants.members import mfa, permissions, saml
 from tenants.members.forms import SamlForm
@@ -42,7 +46,35 @@ def _refused(request: HttpRequest, kind: str, detail: str = "", issuer: str = ""
     return render(request, "members/sso_refused.html", {"message": message, "kind": kind}, status=403)
 
 
+class _AcsThrottle(SlidingWindowCounterMixin, throttling.SimpleRateThrottle):
+    """ACS responses per client IP and tenant (`SSO_ACS_RATE`). Every refusal is audited, so
+    without a limit an anonymous client could write audit rows (and make the portal parse XML)
+    as fast as it can post."""
+
+    scope = "sso_acs"
+
+    def get_rate(self) -> str:
+        return settings.SSO_ACS_RATE
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 def acs_finish(request: HttpRequest, organization_slug: str) -> HttpResponse:
+    throttle = _AcsThrottle()
+    if not throttle.allow_request(request, None):
+        logger.warning("SAML ACS rate limit hit from %s", throttle.get_ident(request))
+        response = render(
+            request,
+            "members/sso_refused.html",
+            {
+                "message": "Too many sign-in attempts from your address. Wait a minute and try again.",
+                "kind": "throttled",
+            },
+            status=429,
+        )
+        response["Retry-After"] = str(max(1, int(throttle.wait() or 1)))
+        return response
     app = get_app_or_404(request, organization_slug)
     provider = app.get_provider(request)
     acs_session = LoginSession(request, "saml_acs_session", "saml-acs-session")
