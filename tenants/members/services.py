@@ -322,9 +322,17 @@ def _invitation_redeem(*, invitation: Invitation, password: str, name: str) -> U
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.state != Invitation.State.PENDING:
         raise ValidationError(f"This invitation is {invitation.state}.")
-    user = member_create(
-        email=invitation.email, role=invitation.role, name=name, password=password, source="invitation"
-    )
+    try:
+        user = member_create(
+            email=invitation.email, role=invitation.role, name=name, password=password, source="invitation"
+        )
+    except limits.PlanLimitExceeded as exc:
+        # The invitee cannot upgrade the plan: tell them who can (the invitation stays pending).
+        raise ValidationError(
+            "This organisation has no free seat on its plan right now. Ask the person who invited "
+            "you to free a seat or upgrade the plan, then open this link again.",
+            code="plan_limit",
+        ) from exc
     invitation.accepted_at, invitation.accepted_by = timezone.now(), user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
     # The link went to this address, so it is proven: record it as verified. Without the
