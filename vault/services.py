@@ -164,6 +164,15 @@ def _check_not_deleted(secret: Secret) -> None:
 
 
 # --- writes -----------------------------------------------------------------------------
+
+
+def _check_secrets_limit(secret: Secret) -> None:
+    """The plan's secrets limit, for a secret about to count (created or restored). The portal's
+    own keys (e.g. deployments' release-signing keys) never count."""
+    if not is_system_secret(name=secret.name, environment=secret.environment):
+        check_limit(connection.tenant, "secrets")
+
+
 @transaction.atomic
 def secret_create(
     *,
@@ -216,8 +225,7 @@ def secret_create(
     policies.evaluate("vault.write", _policy_context(actor, secret)).raise_if_blocked()
     if Secret.objects.filter(name=name).exists():
         raise ValidationError({"name": ["A secret with this name already exists (it may be deleted)."]})
-    if not is_system_secret(name=name, environment=secret.environment):  # e.g. deployments' release keys
-        check_limit(connection.tenant, "secrets")
+    _check_secrets_limit(secret)
     try:
         with transaction.atomic():
             secret.save()
@@ -332,8 +340,7 @@ def secret_restore(*, secret: Secret, actor: Any) -> Secret:
     authorize(actor, "vault.write", secret)
     if not secret.is_deleted:
         raise VaultConflict("The secret is not deleted.")
-    if not is_system_secret(name=secret.name, environment=secret.environment):
-        check_limit(connection.tenant, "secrets")  # deleted secrets do not count; a restored one does
+    _check_secrets_limit(secret)  # deleted secrets do not count; a restored one does
     secret.deleted_at = None
     secret.save(update_fields=["deleted_at", "updated_at"])
     audit.record(action="vault.secret.restore", actor=actor, target=secret, payload={"name": secret.name})

@@ -10,6 +10,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from tenants.members.access import UNKNOWN, access_version_aget
+from tenants.members.permissions import has_perm
 
 
 def logs_group(schema: str, kind: str, pk: int) -> str:
@@ -44,17 +45,22 @@ class MemberConsumer(JsonConsumer):
     deactivation services); only a change costs the full database check (`access_allowed`).
     """
 
+    access_permission: str  # what the member must still hold, e.g. "deployments.read"
     access_version: int = UNKNOWN
     access_revoked: bool = False
 
     async def access_allowed(self) -> bool:
         raise NotImplementedError
 
-    def session_alive(self) -> bool:
-        """The socket's login session still exists (call inside the tenant's schema). Ending a
+    def member_allowed(self) -> bool:
+        """The full check (call inside the tenant's schema): the member's role and active flag
+        re-read from the database, and the socket's login session still there. Ending a
         member's sessions bumps their access version, so their sockets land here and close."""
-        session = self.scope.get("session")
-        key = getattr(session, "session_key", None)
+        user = self.scope["user"]
+        user.refresh_from_db(fields=["role", "is_active"])
+        if not has_perm(user, self.access_permission):
+            return False
+        key = getattr(self.scope.get("session"), "session_key", None)
         if not key:
             return True  # not a session login (e.g. a token): nothing to end
         return Session.objects.filter(session_key=key, expire_date__gt=timezone.now()).exists()

@@ -23,10 +23,10 @@ from deployments.consumers import fanout
 from deployments.consumers.base import MemberConsumer, logs_group
 from deployments.models import Agent, DeployRun
 from portal.channels import tenant_sync
-from tenants.members.permissions import has_perm
 
 
 class LogViewerConsumer(MemberConsumer):
+    access_permission = "deployments.read"
     group: str | None = None
 
     async def connect(self) -> None:
@@ -63,9 +63,7 @@ class LogViewerConsumer(MemberConsumer):
 
     @tenant_sync
     def _allowed(self, check_object: bool = False) -> bool:
-        user = self.scope["user"]
-        user.refresh_from_db(fields=["role", "is_active"])
-        if not has_perm(user, "deployments.read") or not self.session_alive():
+        if not self.member_allowed():
             return False
         if check_object:
             model = Agent if self.kind == "agent" else DeployRun

@@ -20,6 +20,7 @@ from tenants.members.permissions import has_perm
 
 
 class TerminalConsumer(MemberConsumer):
+    access_permission = "terminal.open"
     session_row: TerminalSession | None = None
 
     async def connect(self) -> None:
@@ -106,9 +107,7 @@ class TerminalConsumer(MemberConsumer):
 
     @tenant_sync
     def access_allowed(self) -> bool:
-        user = self.scope["user"]
-        user.refresh_from_db(fields=["role", "is_active"])
-        return has_perm(user, "terminal.open") and self.session_alive()
+        return self.member_allowed()
 
     async def terminal_output(self, event: dict) -> None:
         if self.closing or not await self.access_still_allowed():

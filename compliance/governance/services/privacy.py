@@ -202,8 +202,6 @@ def _delete_identity_records(user: Any) -> dict[str, int]:
 def _forget_invitations(email: str, alias: str) -> int:
     """Invitations to the address keep their history (who invited, when) under the alias; a pending
     one is revoked, so its link can no longer make a member."""
-    from django.utils import timezone
-
     from tenants.members.models import Invitation
 
     invitations = Invitation.objects.filter(email__iexact=email)
