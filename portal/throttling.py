@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from rest_framework import throttling
 
@@ -27,11 +28,16 @@ from rest_framework import throttling
 class SlidingWindowCounterMixin:
     """For subclasses of DRF's SimpleRateThrottle: replaces the history list with counters."""
 
-    cache: Any
     timer: Any
     rate: str | None
     num_requests: int
     duration: int
+
+    @property
+    def cache(self) -> Any:
+        """This thread's backend itself. DRF's class attribute is Django's `cache` proxy, which
+        is never an instance of the Redis backend, so the pipelined path below never ran."""
+        return caches["default"]
 
     def allow_request(self, request: Any, view: Any) -> bool:
         if self.rate is None:

@@ -114,3 +114,23 @@ def test_a_non_redis_cache_works_too(unique):
             return f"throttle_local_{unique}"
 
     assert [_allow(Throttle()) for _ in range(3)] == [True, True, False]
+
+
+def test_on_redis_a_request_costs_one_round_trip(make, monkeypatch):
+    """The pipelined path runs on the real backend (DRF's `cache` attribute is Django's proxy
+    object, which is never an instance of the Redis backend; the path used to be skipped)."""
+    from redis.connection import Connection
+
+    sent: list[object] = []
+    original = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        sent.append(command)
+        return original(self, command, check_health)
+
+    throttle = make(Clock(60.0 * 2 + 1))
+    assert _allow(throttle)  # warm: the pool's connection exists
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    assert [_allow(throttle) for _ in range(2)] == [True, True]
+    assert len(sent) == 2
+    assert throttle.current == 3
