@@ -89,13 +89,13 @@ def test_a_reveal_request_has_a_fixed_query_budget(api_for, alice):
     sql = [q["sql"] for q in ctx.captured_queries]
     # One search_path for the whole request, not one per query.
     assert sum(s.startswith("SET search_path") for s in sql) == 1
-    # Reads: session, user, OTP device, and the secret with its version in one statement.
+    # Reads: user, OTP device, and the secret with its version in one statement. The session
+    # comes from the cache (`cached_db`), which holds it since the first request.
     # Two reads sit behind caches and may show up on a miss: the tenant's policies (Django
     # cache, cleared whenever a policy changes) and the data key (per-process cache, which
     # never keeps a key created inside an uncommitted transaction, as in this test).
     reads = [s.split(" FROM ", 1)[1].split()[0].strip('"') for s in sql if s.startswith("SELECT")]
     assert [table for table in reads if table not in ("vault_datakey", "governance_policy")] == [
-        "django_session",
         "accounts_user",
         "otp_totp_totpdevice",
         "vault_secret",
@@ -121,3 +121,25 @@ def test_a_value_is_only_ever_rendered_as_json(api_for, alice, acme):
     response = api.client.post(path, body, content_type=kind, HTTP_ACCEPT="*/*")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
+
+
+def test_the_audit_event_is_committed_before_the_value_is_returned(committed_db, acme, alice, unique):
+    """No transaction of its own: the INSERT autocommits, so another connection sees the event
+    the moment the value is handed back."""
+    import psycopg
+    from django.conf import settings
+
+    with tenant_context(acme):
+        secret = services.secret_create(actor=alice.user(), name=f"app/durable-{unique}", value="v")
+        assert not connection.in_atomic_block
+        assert services.secret_reveal(secret=secret, actor=alice.user(), reason="durable") == "v"
+        db = settings.DATABASES["default"]
+        with psycopg.connect(
+            dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"], password=db["PASSWORD"]
+        ) as other:
+            row = other.execute(
+                f'SELECT payload FROM "{acme.schema_name}".compliance_auditevent '
+                "WHERE action = 'vault.secret.reveal' AND target_id = %s",
+                [str(secret.pk)],
+            ).fetchone()
+    assert row is not None and row[0]["reason"] == "durable"
