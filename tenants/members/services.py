@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from importlib import import_module
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -368,6 +371,23 @@ def session_register(*, user: User, session_key: str, ip: str | None, user_agent
     )
 
 
+def sessions_delete(keys: list[str]) -> None:
+    """Delete these sessions from the database and from the session cache (`cached_db`
+    serves a cached session without reading the row, so deleting rows alone is not enough)."""
+    if not keys:
+        return
+    Session.objects.filter(session_key__in=keys).delete()
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    prefix = getattr(store, "cache_key_prefix", None)
+    if prefix is None:
+        return
+    cache_keys = [prefix + key for key in keys]
+    session_cache = caches[settings.SESSION_CACHE_ALIAS]
+    session_cache.delete_many(cache_keys)
+    # Again once the deletion commits: a request in between may have cached the row again.
+    transaction.on_commit(lambda: session_cache.delete_many(cache_keys))
+
+
 @transaction.atomic
 def sessions_end(*, user: User, keep: str | None = None) -> int:
     """End `user`'s sessions (all, or all but `keep`); returns how many were ended."""
@@ -375,7 +395,7 @@ def sessions_end(*, user: User, keep: str | None = None) -> int:
     if keep:
         rows = rows.exclude(session_key=keep)
     keys = list(rows.values_list("session_key", flat=True))
-    Session.objects.filter(session_key__in=keys).delete()
+    sessions_delete(keys)
     rows.delete()
     if keys:
         # Open websockets of the ended sessions re-check at their next message and close.

@@ -131,7 +131,7 @@ def test_changing_policy_needs_a_fresh_code(client_for, alice):
 
 def test_step_up_is_fresh_for_five_minutes_only(client_for, alice):
     client = client_for(alice)
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.backends.cached_db import SessionStore  # settings.SESSION_ENGINE
 
     with schema_context(alice.schema_name):
         session = SessionStore(client.cookies["sessionid"].value)

@@ -6,7 +6,7 @@ import time
 
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.backends.cached_db import SessionStore  # settings.SESSION_ENGINE
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
