@@ -100,7 +100,7 @@ def setup_portal() -> dict:
         user = User.objects.get(email="alice@acme.test")
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = "portal.accounts.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         # Owners must use MFA, and sockets check the session passed it (as a real login would).
         from django_otp.plugins.otp_totp.models import TOTPDevice

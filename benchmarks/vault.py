@@ -174,7 +174,7 @@ def make_fixture() -> tuple[int, str, str]:
     device = TOTPDevice.objects.create(user=operator, name="bench", confirmed=True)
     session = import_module(settings.SESSION_ENGINE).SessionStore()
     session[SESSION_KEY] = str(operator.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "portal.accounts.backends.ModelBackend"
     session[HASH_SESSION_KEY] = operator.get_session_auth_hash()
     try:
         mfa.session_mark_verified(session, operator, device)  # type: ignore[call-arg]

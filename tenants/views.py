@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from portal import editions
+from portal.accounts.backends import MODEL_BACKEND
 from tenants import services, tasks
 from tenants.forms import FindWorkspaceForm, SignupForm
 from tenants.models import Plan, Tenant
@@ -101,7 +102,7 @@ def welcome(request: HttpRequest, token: str) -> HttpResponse:
     user = get_user_model().objects.filter(email=data["e"], is_active=True).first()
     if user is None:
         raise Http404("Unknown account")
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=MODEL_BACKEND)
     messages.success(request, f"Welcome to {request.tenant.name}. Your portal is ready.")
     next_path = str(data.get("n") or "/")
     return redirect(next_path if next_path.startswith("/") and not next_path.startswith("//") else "/")

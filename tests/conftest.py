@@ -235,7 +235,7 @@ def session_for(persona: Persona, *, otp: bool = True) -> str:
     with schema_context(persona.schema_name):
         session = engine.SessionStore()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = "portal.accounts.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         if otp:
             mark_session_otp_verified(session, user)

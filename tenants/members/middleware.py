@@ -16,12 +16,17 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django_otp import middleware as otp_middleware
+from django_otp.models import Device
+
+from portal import rows
 
 AUTH_AT_KEY = "auth_at"
 LAST_SEEN_KEY = "last_seen"
@@ -85,3 +90,20 @@ class SessionSecurityMiddleware:
             message = "Finish signing in with your second factor in the browser first."
             return JsonResponse({"error": {"code": code, "message": message}}, status=403)
         return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+
+
+class OTPMiddleware(otp_middleware.OTPMiddleware):
+    """django-otp's middleware, reading the session's device through `portal.rows`: one cheap
+    SELECT instead of ~0.5 ms of ORM on every signed-in request. The rules stay django-otp's:
+    the persistent id names a `Device` model, and `_finalize_device` drops a device of another
+    user or an unconfirmed one (and forgets it in the session)."""
+
+    def _device_from_persistent_id(self, persistent_id: str) -> Device | None:
+        try:
+            label, pk = self._normalize_persistent_id(persistent_id).rsplit("/", 1)
+            model = apps.get_model(label)
+        except (ValueError, LookupError):
+            return None
+        if not issubclass(model, Device):
+            return None
+        return rows.get_by_pk(model, pk)

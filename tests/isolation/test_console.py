@@ -38,7 +38,7 @@ def test_a_non_staff_public_user_cannot_open_support_access(anon_client, acme, u
     with schema_context("public"):
         eve = User.objects.create_user(f"eve-{unique}@evil.test", "correct-horse-battery-staple")
     client = anon_client()
-    client.force_login(eve, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(eve, backend="portal.accounts.backends.ModelBackend")
     response = client.post(f"/admin/support/{acme.pk}/", {"reason": "I just want to look around"})
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
@@ -79,7 +79,7 @@ def test_oscars_password_alone_does_not_open_the_console(anon_client, oscar, acm
     """The console pages sit behind the OTP admin site: a session without a verified device
     (a stolen password) gets the login page, like the rest of the admin."""
     client = anon_client()
-    client.force_login(oscar.user(), backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(oscar.user(), backend="portal.accounts.backends.ModelBackend")
     response = client.get(path.format(acme=acme.pk))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]

@@ -20,7 +20,7 @@ def test_the_default_admin_site_is_otp_protected():
 
 def test_a_staff_session_without_otp_sees_only_the_login(oscar, db):
     client = Client(HTTP_HOST=oscar.host)
-    client.force_login(oscar.user(), backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(oscar.user(), backend="portal.accounts.backends.ModelBackend")
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]

@@ -142,4 +142,5 @@ def test_the_audit_event_is_committed_before_the_value_is_returned(committed_db,
                 "WHERE action = 'vault.secret.reveal' AND target_id = %s",
                 [str(secret.pk)],
             ).fetchone()
-    assert row is not None and row[0]["reason"] == "durable"
+    assert row is not None
+    assert row[0]["reason"] == "durable"

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.accounts.backends import MODEL_BACKEND
 from portal.accounts.models import User
 from tenants.members import mfa, permissions, selectors, services, tokens
 from tenants.members.forms import (
@@ -113,7 +114,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             errors_to_form(form, exc)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend=MODEL_BACKEND)
             messages.success(request, f"Welcome to {request.tenant.name}.")
             return redirect("/")
     context = {"form": form, "invitation": invitation}
