@@ -9,6 +9,7 @@ replaced by "[redacted]" before anything is stored.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -19,6 +20,13 @@ from compliance.models import AuditEvent
 from portal.context import current_request_meta
 
 ACTOR_TYPES = frozenset(AuditEvent.ActorType.values)
+# What `record` writes; seq, prev_hash, hash and chained_at are the chainer's.
+_WRITTEN = frozenset(
+    {
+        *("occurred_at", "tenant", "actor_type", "actor_id", "actor_label", "action"),
+        *("target_type", "target_id", "target_label", "ip", "user_agent", "request_id", "payload"),
+    }
+)
 _SECRET_KEY = re.compile(
     r"(pass(word|phrase)?|secret|token|plaintext|private_?key|api_?key|credential)", re.I
 )
@@ -75,7 +83,7 @@ def record(
     target_type, target_id, target_label = describe_target(target)
     meta = current_request_meta()
     schema = getattr(connection, "schema_name", None) or "public"
-    event = AuditEvent.objects.create(
+    event = AuditEvent(
         occurred_at=timezone.now(),
         tenant=schema,
         actor_type=actor_type,
@@ -90,8 +98,33 @@ def record(
         request_id=meta.get("request_id", ""),
         payload=redact(payload or {}),
     )
+    _insert(event)
     _chain_on_commit(schema)
     return event
+
+
+@functools.cache
+def _insert_sql() -> tuple[str, tuple[Any, ...]]:
+    """INSERT … RETURNING id for the columns an event is written with (from `_meta`)."""
+    fields = tuple(f for f in AuditEvent._meta.concrete_fields if f.name in _WRITTEN)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    table = quote(AuditEvent._meta.db_table)  # unqualified: the current schema's log
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING {quote('id')}", fields
+
+
+def _insert(event: AuditEvent) -> None:
+    """`event.save()` in one statement without the ORM's per-save query compilation (~0.15 ms
+    on every audited action). Values go through each field's own `get_db_prep_save`, so they
+    are stored exactly as the ORM would store them; the chain columns stay NULL."""
+    sql, fields = _insert_sql()
+    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        event.pk = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def _chain_on_commit(schema: str) -> None:

@@ -117,3 +117,33 @@ def test_operator_actions_go_to_the_public_chain(db: Any, platform: Any, unique:
     event.refresh_from_db()
     assert event.tenant == "public"
     assert event.hash is not None
+
+
+def test_record_stores_what_the_orm_would_store(in_acme: Any, alice: Any, unique: str) -> None:
+    """`record` writes with one prepared INSERT; the row read back equals the event it returns,
+    and an ORM-saved copy of the same event stores identical values."""
+    from portal.context import clear_request_meta, set_request_meta
+
+    set_request_meta({"ip": "2001:db8::7", "user_agent": "pytest/1", "request_id": f"r-{unique}"})
+    try:
+        event = audit.record(
+            action="test.parity",
+            actor=alice.user(),
+            target=alice.user(),
+            payload={"nested": {"password": "x", "list": [1, "two", None]}, "run": unique},
+        )
+    finally:
+        clear_request_meta()
+    assert not event._state.adding
+    stored = AuditEvent.objects.get(pk=event.pk)
+    names = [f.attname for f in AuditEvent._meta.concrete_fields]
+    assert {n: getattr(stored, n) for n in names} == {n: getattr(event, n) for n in names}
+    assert stored.payload["nested"]["password"] == audit.REDACTED
+    assert stored.ip == "2001:db8::7"
+    assert stored.hash is None  # the chainer fills the chain columns
+    copy = AuditEvent.objects.get(pk=event.pk)
+    copy.pk = None
+    copy.save()
+    again = AuditEvent.objects.get(pk=copy.pk)
+    values = [n for n in names if n != "id"]
+    assert {n: getattr(again, n) for n in values} == {n: getattr(stored, n) for n in values}
