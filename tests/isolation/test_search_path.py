@@ -91,3 +91,26 @@ def test_requests_for_two_tenants_on_one_connection_each_see_their_own(client_fo
     for _ in range(2):
         assert acme_client.get("/api/v1/me/").json()["email"] == alice.email
         assert globex_client.get("/api/v1/me/").json()["email"] == mallory.email
+
+
+def test_prepared_statements_follow_the_tenant(alice, mallory, db):
+    """Server-side binding with prepared statements (settings `_database`): a statement psycopg
+    prepared while on Acme is re-parsed by PostgreSQL on Globex's search_path, never answered
+    from Acme's tables. The query text is identical for both tenants (unqualified tables)."""
+    assert settings.DATABASES["default"]["OPTIONS"].get("server_side_binding") is True
+    threshold = settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"]
+    sql = "SELECT email FROM accounts_user WHERE email = ANY(%s) ORDER BY email"
+    both = [alice.email, mallory.email]
+
+    def emails() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [both])
+            return [row[0] for row in cursor.fetchall()]
+
+    for persona, other in ((alice, mallory), (mallory, alice), (alice, mallory)):
+        with schema_context(persona.schema_name):
+            for _ in range((threshold or 0) + 3):  # past the threshold: prepared from here on
+                assert emails() == [persona.email]
+            assert other.email not in emails()
+    prepared = connection.connection._prepared  # psycopg's per-connection prepared-statement cache
+    assert threshold is None or any(b"accounts_user WHERE email = ANY" in key[0] for key in prepared._names)
