@@ -261,10 +261,14 @@ def tenant_schema_rename(*, tenant: Tenant, new_schema: str, actor: Any = None, 
     hashed), new checkpoints sign the stable tenant id, and the old name is recorded in the
     schema's own `compliance.AuditChainName` so checkpoints signed under it stay trusted. Other
     files stored under the old schema prefix (exports, backups, DSR archives) are not moved.
+    Cached sessions are keyed by schema: the old name's copies are dropped, so a session ended
+    under the new name cannot come back from the cache if the schema is ever renamed back.
     """
+    from django.contrib.sessions.models import Session
     from django_tenants.utils import schema_exists
 
     from compliance.models import AuditChainName
+    from tenants.members.services import sessions_uncache
 
     new_schema = new_schema.strip()
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
@@ -283,6 +287,8 @@ def tenant_schema_rename(*, tenant: Tenant, new_schema: str, actor: Any = None, 
         )
     if schema_exists(new_schema) or Tenant.objects.filter(schema_name=new_schema).exists():
         raise ValidationError({"schema_name": f"A schema named {new_schema!r} already exists."})
+    with schema_context(old):
+        sessions_uncache(list(Session.objects.values_list("session_key", flat=True)))
     with connection.cursor() as cursor:
         cursor.execute(
             f"ALTER SCHEMA {connection.ops.quote_name(old)} RENAME TO {connection.ops.quote_name(new_schema)}"

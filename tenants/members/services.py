@@ -21,6 +21,7 @@ from django.core.cache import caches
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from compliance import audit
 from portal.accounts.models import Role, User
@@ -377,15 +378,24 @@ def sessions_delete(keys: list[str]) -> None:
     if not keys:
         return
     Session.objects.filter(session_key__in=keys).delete()
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    prefix = getattr(store, "cache_key_prefix", None)
-    if prefix is None:
+    sessions_uncache(keys)
+
+
+def sessions_uncache(keys: list[str]) -> None:
+    """Drop the cached copies of these sessions of the current schema, now and again once the
+    caller commits (a request in between may have cached the row again)."""
+    prefix = getattr(import_module(settings.SESSION_ENGINE).SessionStore, "cache_key_prefix", None)
+    if prefix is None or not keys:
         return
     cache_keys = [prefix + key for key in keys]
-    session_cache = caches[settings.SESSION_CACHE_ALIAS]
-    session_cache.delete_many(cache_keys)
-    # Again once the deletion commits: a request in between may have cached the row again.
-    transaction.on_commit(lambda: session_cache.delete_many(cache_keys))
+    schema = connection.schema_name  # cache keys carry the schema: drop them under this one
+
+    def drop() -> None:
+        with schema_context(schema):
+            caches[settings.SESSION_CACHE_ALIAS].delete_many(cache_keys)
+
+    drop()
+    transaction.on_commit(drop)
 
 
 @transaction.atomic

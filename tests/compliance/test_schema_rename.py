@@ -181,3 +181,35 @@ def test_a_checkpoint_of_another_tenant_is_not_trusted_in_mine(
         result = audit_chain_verify()
         assert not result.ok
         assert f"signed for chain {foreign.chain}" in result.reason
+
+
+def test_a_session_ended_after_a_rename_does_not_come_back_when_renamed_back(
+    throwaway: Any, unique: str
+) -> None:
+    """Cached sessions are keyed by schema. Without dropping the old name's copies, a session
+    ended while the schema had its new name would be served again from the cache once the
+    schema got its old name back."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import SESSION_KEY
+
+    from portal.accounts.models import User
+    from tenants.members.services import sessions_delete
+    from tenants.services import tenant_schema_rename
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    first = throwaway.schema_name
+    with schema_context(first):
+        session = store()
+        session[SESSION_KEY] = str(User.objects.get(email=f"owner-{unique}@rename.test").pk)
+        session.save()  # cached_db: the row and a cached copy under `first`
+        key = session.session_key
+    tenant = tenant_schema_rename(tenant=throwaway, new_schema=f"moved_{unique}")
+    with schema_context(tenant.schema_name):
+        assert store(key).get(SESSION_KEY)  # the row moved with the schema
+        sessions_delete([key])  # ended under the new name
+    tenant = tenant_schema_rename(tenant=tenant, new_schema=first)
+    with schema_context(first):
+        assert store(key).get(SESSION_KEY) is None
+        assert not store().exists(key)
