@@ -185,7 +185,7 @@ class _ChainerThread(threading.Thread):
         from django.db import connections
         from django_tenants.utils import schema_context
 
-        delay = float(getattr(settings, "AUDIT_CHAIN_BATCH_DELAY", 0.05))
+        delay = float(getattr(settings, "AUDIT_CHAIN_BATCH_DELAY", 0.2))
         while True:
             if not self.wake.wait(timeout=0.5):
                 connections.close_all()
