@@ -5,6 +5,8 @@ terminal allow-list. Thin views: forms parse, services write and audit, roles ar
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -101,6 +103,20 @@ def _environment_page(
     return response
 
 
+def _environment_form_post(view: Callable[[HttpRequest, Environment], HttpResponse]) -> Any:
+    """The environment page's forms post here: the view gets the environment, and a GET (a
+    reload or bookmark of a form's answer) goes back to the page."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, pk: int) -> HttpResponse:
+        environment = get_object_or_404(Environment, pk=pk)
+        if request.method != "POST":
+            return redirect("deployments:environment", pk=environment.pk)
+        return view(request, environment)
+
+    return wrapper
+
+
 def _settings_initial(environment: Environment) -> dict[str, Any]:
     return {
         "description": environment.description,
@@ -115,10 +131,8 @@ def environment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("environments.manage")
-def environment_settings(request: HttpRequest, pk: int) -> HttpResponse:
-    environment = get_object_or_404(Environment, pk=pk)
-    if request.method != "POST":  # a reload or bookmark of a form's answer: back to the page
-        return redirect("deployments:environment", pk=environment.pk)
+@_environment_form_post
+def environment_settings(request: HttpRequest, environment: Environment) -> HttpResponse:
     form = EnvironmentSettingsForm(request.POST, prefix="settings")
     done = submit_form(
         request,
@@ -134,10 +148,8 @@ def environment_settings(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("environments.manage")
-def variable_set(request: HttpRequest, pk: int) -> HttpResponse:
-    environment = get_object_or_404(Environment, pk=pk)
-    if request.method != "POST":  # a reload or bookmark of a form's answer: back to the page
-        return redirect("deployments:environment", pk=environment.pk)
+@_environment_form_post
+def variable_set(request: HttpRequest, environment: Environment) -> HttpResponse:
     form = VariableForm(request.POST, prefix="var")
     done = submit_form(
         request,
@@ -160,10 +172,8 @@ def variable_delete(request: HttpRequest, pk: int, variable_pk: int) -> HttpResp
 
 # --- enrolment tokens ---------------------------------------------------------------------
 @permission_required("agents.manage")
-def token_create(request: HttpRequest, pk: int) -> HttpResponse:
-    environment = get_object_or_404(Environment, pk=pk)
-    if request.method != "POST":  # a reload or bookmark of a form's answer: back to the page
-        return redirect("deployments:environment", pk=environment.pk)
+@_environment_form_post
+def token_create(request: HttpRequest, environment: Environment) -> HttpResponse:
     form = EnrollmentTokenForm(request.POST, prefix="token")
     if form.is_valid():
         try:

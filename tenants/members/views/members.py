@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.accounts.backends import MODEL_BACKEND
 from portal.accounts.models import User
+from portal.pages import render_form, submit_form
 from tenants.members import mfa, permissions, selectors, services, tokens
 from tenants.members.forms import (
     InvitationAcceptForm,
@@ -33,19 +34,18 @@ from tenants.members.views.common import errors_to_form
 def member_list(request: HttpRequest) -> HttpResponse:
     can_manage = permissions.has_perm(request.user, "members.manage")
     form = InvitationForm(request.POST or None) if can_manage else None
-    status = 200
     if request.method == "POST":
         permissions.authorize(request.user, "members.manage")
         assert form is not None
-        if form.is_valid():
-            try:
-                services.invitation_create(actor=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
-                return redirect("members:list")
-        status = 400
+        done = submit_form(
+            request,
+            form,
+            lambda data: services.invitation_create(actor=request.user, **data),
+            success=lambda _: f"Invitation sent to {form.cleaned_data['email']}.",
+            next_url="members:list",
+        )
+        if done:
+            return done
     context = {
         "members": selectors.members_for_page(),
         "invitations": selectors.invitations_open() if can_manage else [],
@@ -54,7 +54,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
         "roles": RoleForm().fields["role"].choices,
         "policy": SecurityPolicy.objects.filter(pk=1).first(),
     }
-    return render(request, "members/list.html", context, status=status)
+    return render_form(request, "members/list.html", context)
 
 
 @permissions.permission_required("members.manage")
@@ -178,16 +178,17 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def service_accounts(request: HttpRequest) -> HttpResponse:
     form = ServiceAccountForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            tokens.service_account_create(actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            errors_to_form(form, exc)
-        else:
-            messages.success(request, f"Service account {form.cleaned_data['name']} created.")
-            return redirect("members:service-accounts")
+    done = submit_form(
+        request,
+        form,
+        lambda data: tokens.service_account_create(actor=request.user, **data),
+        success=lambda _: f"Service account {form.cleaned_data['name']} created.",
+        next_url="members:service-accounts",
+    )
+    if done:
+        return done
     context = {"form": form, "accounts": selectors.service_accounts_with_tokens(), "token_form": TokenForm()}
-    return render(request, "members/service_accounts.html", context, status=400 if form.errors else 200)
+    return render_form(request, "members/service_accounts.html", context)
 
 
 @permissions.permission_required("service_accounts.manage")

@@ -21,7 +21,6 @@ from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.saml.utils import build_auth, get_app_or_404
 from allauth.socialaccount.sessions import LoginSession
 from django.conf import settings
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -31,11 +30,11 @@ from lxml import etree
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 from rest_framework import throttling
 
+from portal.pages import render_form, submit_form
 from portal.throttling import SlidingWindowCounterMixin
 from tenants.billing.limits import PlanLimitExceeded
 from tenants.members import mfa, permissions, saml
 from tenants.members.forms import SamlForm
-from tenants.members.views.common import errors_to_form
 
 logger = logging.getLogger(__name__)
 
@@ -162,17 +161,17 @@ def _initial(app: SocialApp | None) -> dict[str, object]:
 def saml_settings(request: HttpRequest) -> HttpResponse:
     app = saml.saml_app()
     form = SamlForm(request.POST or None, initial=_initial(app))
-    if request.method == "POST":
-        if not mfa.step_up_fresh(request.session):
-            return redirect(mfa.step_up_url(request.path))
-        if form.is_valid():
-            try:
-                saml.saml_configure(actor=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "SAML single sign-on settings saved.")
-                return redirect("members:sso-saml")
+    if request.method == "POST" and not mfa.step_up_fresh(request.session):
+        return redirect(mfa.step_up_url(request.path))
+    done = submit_form(
+        request,
+        form,
+        lambda data: saml.saml_configure(actor=request.user, **data),
+        success="SAML single sign-on settings saved.",
+        next_url="members:sso-saml",
+    )
+    if done:
+        return done
     context = {
         "form": form,
         "configured": app is not None,
@@ -180,4 +179,4 @@ def saml_settings(request: HttpRequest) -> HttpResponse:
         "acs_url": request.build_absolute_uri(reverse("saml_acs", args=[saml.SLUG])),
         "metadata_url": request.build_absolute_uri(reverse("saml_metadata", args=[saml.SLUG])),
     }
-    return render(request, "members/sso_saml.html", context, status=400 if form.errors else 200)
+    return render_form(request, "members/sso_saml.html", context)

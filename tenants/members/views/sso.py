@@ -8,16 +8,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
+from portal.pages import render_form, submit_form
 from tenants.members import mfa, permissions
 from tenants.members import sso as sso_service
 from tenants.members.forms import SsoForm
-from tenants.members.views.common import errors_to_form
 
 
 @permissions.permission_required("sso.manage")
@@ -34,20 +32,20 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
         "default_role": config.default_role,
     }
     form = SsoForm(request.POST or None, initial=initial)
-    if request.method == "POST":
-        if not mfa.step_up_fresh(request.session):
-            return redirect(mfa.step_up_url(request.path))
-        if form.is_valid():
-            try:
-                sso_service.sso_configure(actor=request.user, **form.cleaned_data)
-            except ValidationError as exc:
-                errors_to_form(form, exc)
-            else:
-                messages.success(request, "Single sign-on settings saved.")
-                return redirect("members:sso")
+    if request.method == "POST" and not mfa.step_up_fresh(request.session):
+        return redirect(mfa.step_up_url(request.path))
+    done = submit_form(
+        request,
+        form,
+        lambda data: sso_service.sso_configure(actor=request.user, **data),
+        success="Single sign-on settings saved.",
+        next_url="members:sso",
+    )
+    if done:
+        return done
     callback = request.build_absolute_uri(f"/accounts/oidc/{sso_service.PROVIDER_ID}/login/callback/")
     context = {"form": form, "callback_url": callback, "has_secret": bool(app and app.secret)}
-    return render(request, "members/sso.html", context, status=400 if form.errors else 200)
+    return render_form(request, "members/sso.html", context)
 
 
 def _origin(url: str) -> str | None:
