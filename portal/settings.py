@@ -279,7 +279,7 @@ def _celery_broker(url: str) -> str:
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="tenantry")
 CACHES = {
     "default": {
-        # Django's Redis backend, with one redis-py client per pool rather than per call.
+        # Django's Redis backend; pools shared by the process, one redis-py client per pool.
         "BACKEND": "portal.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,

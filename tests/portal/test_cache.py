@@ -66,3 +66,33 @@ def test_concurrent_threads_each_read_their_own_writes(unique):
         thread.join()
     assert {name: value for name, (_, value) in results.items()} == {f"t{i}": f"t{i}" for i in range(4)}
     cache.delete_many([f"test-cache-{unique}-t{i}" for i in range(4)])
+
+
+def test_cache_objects_of_different_requests_share_one_pool(unique):
+    """Under ASGI each request gets its own cache object (`caches` is context-local). They must
+    borrow from one connection pool, not open a connection to Redis per request."""
+    import asyncio
+    import contextvars
+
+    from asgiref.sync import sync_to_async
+
+    def one_request(n: int) -> tuple[int, int, object]:
+        local = caches["default"]
+        local.set(f"test-cache-{unique}-{n}", n, 30)
+        return id(local), id(local._cache._get_connection_pool(False)), local.get(f"test-cache-{unique}-{n}")
+
+    async def requests() -> list[tuple[int, int, object]]:
+        # Each task starts from a fresh context, as daphne starts each request.
+        fresh = contextvars.Context
+        tasks = [asyncio.create_task(sync_to_async(one_request)(n), context=fresh()) for n in range(6)]
+        return await asyncio.gather(*tasks)
+
+    pool = cache._cache._get_connection_pool(False)
+    created = pool._created_connections
+    results = asyncio.run(requests())
+    assert len({cache_id for cache_id, _, _ in results}) == 6  # six cache objects, as under daphne
+    assert {pool_id for _, pool_id, _ in results} == {id(pool)}
+    assert [value for _, _, value in results] == list(range(6))
+    # Sequential requests in one thread reuse one connection: at most one new one was needed.
+    assert pool._created_connections - created <= 1
+    cache.delete_many([f"test-cache-{unique}-{n}" for n in range(6)])
