@@ -4,9 +4,9 @@ Django builds a new cache object per thread, and under ASGI per request (`caches
 context-local), and each object starts with no connection pool. Under daphne that meant a
 new TCP connection to Redis for every request, with redis-py's handshake (`HELLO`,
 `CLIENT SETINFO`, and reading its own version from the package metadata): a reveal through
-daphne cost 9.7 ms of server CPU before this, 7.4 ms after (benchmarks/vault.py). Here every cache object configured alike borrows from one pool per server,
-kept for the life of the process (redis-py pools are thread-safe, and reset themselves in a
-forked child).
+daphne cost 9.7 ms of server CPU before this, 7.4 ms after (benchmarks/vault.py). Here
+every cache object configured alike borrows from one pool per server, kept for the life of
+the process (redis-py pools are thread-safe, and reset themselves in a forked child).
 
 Django's `RedisCacheClient.get_client()` also builds a new `redis.Redis` for every cache
 call; with redis-py 8 that constructor fills a ~170-entry response-callback table each time
