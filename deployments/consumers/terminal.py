@@ -1,8 +1,10 @@
 """`/ws/deployments/terminal/<agent_id>/`: a line-based web terminal to an agent.
 
-Opening needs `terminal.open` (operator or admin) and a fresh step-up MFA. Each line is
-checked (`deployments.terminal.command_check`), audited, and sent to the agent as an
-argument list. Everything shown is recorded (asciicast v2); when the recording cannot be
+Opening needs `terminal.open` (operator or admin) and a fresh step-up MFA. Every message,
+typed line or output, first re-checks the member's access (`tenants.members.access`): a line
+typed after their sessions were ended or their role changed is not run, and the socket
+closes. Each line is checked (`deployments.terminal.command_check`), audited, and sent to
+the agent as an argument list. Everything shown is recorded (asciicast v2); when the recording cannot be
 written, the session ends. Idle sessions are cut off.
 """
 
@@ -68,6 +70,8 @@ class TerminalConsumer(MemberConsumer):
             return
         if content.get("type") != "line" or not isinstance(content.get("data"), str):
             return
+        if not await self._still_allowed():  # e.g. the member's sessions were ended: run nothing
+            return
         self.last_input = time.monotonic()
         line = content["data"]
         try:
@@ -109,11 +113,18 @@ class TerminalConsumer(MemberConsumer):
     def access_allowed(self) -> bool:
         return self.member_allowed()
 
-    async def terminal_output(self, event: dict) -> None:
+    async def _still_allowed(self) -> bool:
+        """The cheap per-message check (access version, full re-check when it moved); a revoked
+        member's socket is closed and the terminal session ends as "access revoked"."""
         if self.closing or not await self.access_still_allowed():
             if self.access_revoked and not self.closing:
                 self.closing = True
                 await self._finish("access revoked")
+            return False
+        return True
+
+    async def terminal_output(self, event: dict) -> None:
+        if not await self._still_allowed():
             return
         payload = event["payload"]
         if payload.get("type") == "term_out":

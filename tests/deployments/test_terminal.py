@@ -40,8 +40,8 @@ def test_command_check_gives_an_argument_list(db):
     assert terminal.command_check("echo 'hello world' ok", {"echo"}) == ["echo", "hello world", "ok"]
 
 
-def _communicator(persona, agent_id: int, *, otp: bool = True) -> WebsocketCommunicator:
-    key = session_for(persona, otp=otp)
+def _communicator(persona, agent_id: int, *, otp: bool = True, key: str = "") -> WebsocketCommunicator:
+    key = key or session_for(persona, otp=otp)
     headers = [
         (b"host", persona.host.encode()),
         (b"origin", f"http://{persona.host}".encode()),
@@ -213,3 +213,50 @@ async def test_a_demoted_operators_terminal_closes_at_the_next_message(
             return TerminalSession.objects.get(pk=session_id).end_reason
 
     assert await sync_to_async(wait_for)(ended) == "access revoked"
+
+
+async def test_a_line_typed_after_the_session_ended_is_not_run(
+    committed_db, deploy_settings, deploy_env, start_agent, acme, alice, unique
+):
+    """Ending a member's sessions closes their terminal at the next line they type: the line is
+    neither run nor counted, and the terminal session ends as "access revoked"."""
+    from tenants.members.services import member_create, sessions_end
+    from tests.conftest import Persona
+
+    def setup():
+        with tenant_context(acme):
+            member_create(email=f"ops-{unique}@acme.test", role="operator", password="x" * 16)
+        return _enrolled_agent(deploy_env, start_agent, acme, alice)
+
+    agent = await sync_to_async(setup)()
+    ops = Persona("Ops", f"ops-{unique}@acme.test", "operator", "t_acme", alice.host)
+    key = await sync_to_async(session_for)(ops)
+    comm = _communicator(ops, agent.pk, key=key)
+    assert (await comm.connect())[0]
+    await _read_until(comm, "$ ")
+
+    def end_sessions() -> int:
+        from tenants.members.models import MemberSession
+
+        with tenant_context(acme):
+            MemberSession.objects.create(session_key=key, user=ops.user())  # as signing in indexes it
+            assert sessions_end(user=ops.user()) == 1
+            return TerminalSession.objects.filter(agent=agent).last().pk
+
+    session_id = await sync_to_async(end_sessions)()
+    await comm.send_json_to({"type": "line", "data": "echo after-the-end"})
+    while True:
+        output = await comm.receive_output(timeout=10)
+        if output["type"] == "websocket.close":
+            break
+        assert "after-the-end" not in output.get("text", "")  # never echoed back by the agent
+    assert output["code"] == 4403
+    await comm.disconnect()
+
+    def row():
+        with tenant_context(acme):
+            return TerminalSession.objects.get(pk=session_id)
+
+    ended = await sync_to_async(wait_for)(lambda: row().end_reason)
+    assert ended == "access revoked"
+    assert (await sync_to_async(row)()).commands_run == 0
