@@ -11,8 +11,8 @@
    write and its commit). The Django app is served by a threaded WSGI server in
    `BENCH_WORKERS` processes sharing the port (SO_REUSEPORT); 8 client threads keep 8
    requests in flight. Target: p95 < 30 ms.
-3. The same reveals through the production server, daphne (`portal.asgi`, as the Procfile and
-   the Dockerfile run it), in `BENCH_WORKERS` processes accepting on one shared socket, with
+3. The same reveals through the production server, daphne (`portal.asgi`), in `BENCH_WORKERS`
+   processes accepting on one shared socket as `python -m portal.web` runs them, with
    HTTP/1.1 keep-alive. For information: this is what a deployment sees; the target is judged
    on step 2, whose numbers every earlier note used. `BENCH_DAPHNE=0` skips it.
 
