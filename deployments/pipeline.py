@@ -198,34 +198,52 @@ def deploy_approve(*, run: DeployRun, actor: Any) -> DeployRun:
     audit.record(action="deployments.run.approved", actor=actor, target=run)
     approvals = run.approvals.count()
     if approvals >= run.environment.approvals_required:
-        # The gate opens: the run's policies decide with the approvals it really has. A block
-        # keeps the approval and the run waiting (a further approver may satisfy the policy).
-        decision = policies.evaluate(
-            "deploy.run",
-            _policy_context(
-                run.environment,
-                run.release,
-                actor=actor,
-                kind=run.kind,
-                approvals=approvals,
-                approved=True,
-            ),
-        )
-        if decision.blocked:
-            _step(
-                run,
-                "authorize",
-                DeployStep.State.RUNNING,
-                f"Approved by {actor.email} ({approvals} approval(s)); still held by policy: "
-                + "; ".join(decision.messages),
-            )
-        else:
-            run.status = Status.QUEUED
-            run.save(update_fields=["status"])
-            _step(run, "authorize", DeployStep.State.SUCCEEDED, f"Approved by {actor.email}.")
-            _enqueue(run)
+        _open_gate(run, actor, approvals, f"Approved by {actor.email}")
     _broadcast(run)
     return run
+
+
+@transaction.atomic
+def deploy_recheck(*, run: DeployRun, actor: Any) -> DeployRun:
+    """Evaluate the policies again for a run whose approvals are all in but a policy held it
+    (the policy may have been changed or switched off since). Adds no approval."""
+    authorize(actor, "deploy.run")
+    run = DeployRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != Status.AWAITING_APPROVAL:
+        raise ValidationError("This run is not waiting: there is nothing to check again.")
+    approvals, required = run.approvals.count(), run.environment.approvals_required
+    if approvals < required:
+        raise ValidationError(
+            f"This run still needs {required - approvals} approval(s); "
+            "its policies are checked when the last one arrives."
+        )
+    audit.record(action="deployments.run.rechecked", actor=actor, target=run)
+    _open_gate(run, actor, approvals, f"Policies checked again by {actor.email}")
+    _broadcast(run)
+    return run
+
+
+def _open_gate(run: DeployRun, actor: Any, approvals: int, who: str) -> None:
+    """The approval gate is satisfied: the run's policies decide with the approvals it really
+    has. A block keeps the run waiting (a further approver, or a changed policy, may let it go)."""
+    decision = policies.evaluate(
+        "deploy.run",
+        _policy_context(
+            run.environment, run.release, actor=actor, kind=run.kind, approvals=approvals, approved=True
+        ),
+    )
+    if decision.blocked:
+        _step(
+            run,
+            "authorize",
+            DeployStep.State.RUNNING,
+            f"{who} ({approvals} approval(s)); still held by policy: " + "; ".join(decision.messages),
+        )
+    else:
+        run.status = Status.QUEUED
+        run.save(update_fields=["status"])
+        _step(run, "authorize", DeployStep.State.SUCCEEDED, f"{who}.")
+        _enqueue(run)
 
 
 @transaction.atomic

@@ -78,3 +78,10 @@ def variable_reference_problems(environment: Environment) -> dict[int, list[str]
                     f"${{vault:{name}}}: belongs to {homes[name]}, not {environment.name}"
                 )
     return problems
+
+
+def run_held_by_policy(run: DeployRun) -> bool:
+    """Waiting although every approval the environment asks for is in: a policy held it."""
+    if run.status != DeployRun.Status.AWAITING_APPROVAL:
+        return False
+    return run.approvals.count() >= run.environment.approvals_required

@@ -15,6 +15,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("runs/<int:pk>/rollback/", views.rollback, name="rollback"),
     path("runs/<int:pk>/approve/", views.approve, name="approve"),
     path("runs/<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("runs/<int:pk>/recheck/", views.recheck, name="recheck"),
     path("agents/<int:pk>/", views.agent_detail, name="agent"),
     path("agents/<int:pk>/terminal/", views.terminal, name="terminal"),
     path("terminal-sessions/<int:pk>/playback/", views.playback, name="playback"),

@@ -73,6 +73,21 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("deployments:run", pk=pk)
 
 
+@require_POST
+@permission_required("deploy.run")
+def recheck(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        run = pipeline.deploy_recheck(run=get_object_or_404(DeployRun, pk=pk), actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        if run.status == "queued":
+            messages.success(request, f"Run #{pk} is allowed now and queued.")
+        else:
+            messages.warning(request, f"Run #{pk} is still held by a policy (see the authorize step).")
+    return redirect("deployments:run", pk=pk)
+
+
 @permission_required("deployments.read")
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(DeployRun.objects.select_related("environment", "release"), pk=pk)
@@ -87,6 +102,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_rollback": has_perm(request.user, "deploy.run") and run.status == "succeeded",
             "can_cancel": has_perm(request.user, "deploy.run")
             and run.status in ("queued", "awaiting_approval"),
+            "can_recheck": has_perm(request.user, "deploy.run") and selectors.run_held_by_policy(run),
         },
     )
 

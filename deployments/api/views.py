@@ -134,7 +134,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     permission_classes = [IsAuthenticated, HasPermission]
     required_permission = {
         "list": _READ, "retrieve": _READ, "logs": _READ, "create": "deploy.run", "cancel": "deploy.run",
-        "approve": "deploy.approve",
+        "approve": "deploy.approve", "recheck": "deploy.run",
     }  # fmt: skip
     queryset = (
         DeployRun.objects.select_related("environment", "release")
@@ -163,6 +163,16 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response(
             s.RunSerializer(pipeline.deploy_approve(run=self.get_object(), actor=request.user)).data
         )
+
+    @extend_schema(
+        request=None,
+        responses={200: s.RunSerializer},
+        summary="Check the policies again for a run whose approvals are in but a policy held it",
+    )
+    @action(detail=True, methods=["post"])
+    def recheck(self, request: Request, pk: str) -> Response:
+        run = pipeline.deploy_recheck(run=self.get_object(), actor=request.user)
+        return Response(s.RunSerializer(run).data)
 
     @extend_schema(request=None, responses={200: s.RunSerializer})
     @action(detail=True, methods=["post"])

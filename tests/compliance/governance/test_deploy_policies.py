@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django_tenants.utils import tenant_context
 
@@ -152,3 +152,81 @@ def test_a_policy_requiring_two_approvals_holds_a_one_approval_gate_until_the_se
     assert _enqueued(callbacks) == 1  # the execution is queued once this commits
     assert run.steps.get(name="authorize").state == "succeeded"
     assert PolicyViolation.objects.filter(action="deploy.run").count() == 2  # two held attempts, no more
+
+
+def _held_run(alice_user: Any, make_member: Any, unique: str) -> tuple[Any, Any]:
+    """A production run whose one approval is in, held by a policy that wants two."""
+    policy = services.policy_install_template(key="prod_deploy_requires_approval", actor=alice_user)
+    policy = _require_approvals(policy, alice_user, 2)
+    environment = deploy_services.environment_create(
+        name=f"prod-held-{unique}", actor=alice_user, is_production=True, approvals_required=1
+    )
+    run = pipeline.deploy_request(
+        environment=environment, release=_release(alice_user, f"3.0.0+{unique}"), actor=alice_user
+    )
+    run = pipeline.deploy_approve(run=run, actor=make_member("operator", "approver"))
+    assert run.status == "awaiting_approval"
+    return run, policy
+
+
+def test_a_held_run_goes_once_the_policy_is_switched_off_and_checked_again(
+    in_acme, alice_user, make_member, unique, django_capture_on_commit_callbacks
+):
+    run, policy = _held_run(alice_user, make_member, unique)
+    # Checking again while the policy still holds it changes nothing but the step's note.
+    run = pipeline.deploy_recheck(run=run, actor=alice_user)
+    assert run.status == "awaiting_approval"
+    assert "Policies checked again by" in run.steps.get(name="authorize").output
+    assert run.approvals.count() == 1  # checking adds no approval
+
+    services.policy_update(policy=policy, actor=alice_user, enabled=False)
+    with django_capture_on_commit_callbacks() as callbacks:
+        run = pipeline.deploy_recheck(run=run, actor=alice_user)
+    assert run.status == "queued"
+    assert _enqueued(callbacks) == 1
+    assert run.steps.get(name="authorize").state == "succeeded"
+    from compliance.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="deployments.run.rechecked", target_id=str(run.pk)).count() == 2
+    with pytest.raises(ValidationError, match="not waiting"):
+        pipeline.deploy_recheck(run=run, actor=alice_user)
+
+
+def test_a_run_still_waiting_for_approvals_is_not_rechecked(in_acme, alice_user, unique):
+    environment = deploy_services.environment_create(
+        name=f"prod-gate-{unique}", actor=alice_user, is_production=True, approvals_required=1
+    )
+    run = pipeline.deploy_request(
+        environment=environment, release=_release(alice_user, f"4.0.0+{unique}"), actor=alice_user
+    )
+    with pytest.raises(ValidationError, match="still needs 1 approval"):
+        pipeline.deploy_recheck(run=run, actor=alice_user)
+    run.refresh_from_db()
+    assert run.status == "awaiting_approval"
+
+
+def test_recheck_over_the_page_and_api_and_mallory_gets_nothing(
+    client_for, alice, bob, mallory, acme, make_member, unique
+):
+    with tenant_context(acme):
+        run, policy = _held_run(alice.user(), make_member, unique)
+    alice_client = client_for(alice)
+    page = alice_client.get(f"/deployments/runs/{run.pk}/")
+    assert "Check policies again" in page.content.decode()
+    response = alice_client.post(f"/deployments/runs/{run.pk}/recheck/", follow=True)
+    assert "still held by a policy" in response.content.decode()
+
+    # Bob (developer) may not; Mallory's Globex session gets nothing from Acme.
+    assert client_for(bob).post(f"/api/v1/deployments/runs/{run.pk}/recheck/").status_code == 403
+    mallory_client = client_for(mallory)
+    assert mallory_client.post(f"/deployments/runs/{run.pk}/recheck/").status_code in (302, 403, 404)
+    assert mallory_client.post(f"/api/v1/deployments/runs/{run.pk}/recheck/").status_code in (403, 404)
+    with tenant_context(acme):
+        assert DeployRun.objects.get(pk=run.pk).status == "awaiting_approval"
+        services.policy_update(policy=policy, actor=alice.user(), enabled=False)
+    response = alice_client.post(f"/api/v1/deployments/runs/{run.pk}/recheck/")
+    assert response.status_code == 200
+    assert response.json()["status"] == "queued"
+    response = alice_client.post(f"/api/v1/deployments/runs/{run.pk}/recheck/")
+    assert response.status_code == 400  # a queued run: a clear error, not a 500
+    assert "not waiting" in response.content.decode()
