@@ -84,6 +84,25 @@ def _online(acme, environment):
         return Agent.objects.filter(environment=environment, status="online").first()
 
 
+async def _operator_at_a_terminal(deploy_env, start_agent, acme, alice, unique):  # type: ignore[no-untyped-def]
+    """A second operator, Ops, with a terminal open on an online agent: (ops, agent, key, comm)."""
+    from tenants.members.services import member_create
+    from tests.conftest import Persona
+
+    def setup():
+        with tenant_context(acme):
+            member_create(email=f"ops-{unique}@acme.test", role="operator", password="x" * 16)
+        return _enrolled_agent(deploy_env, start_agent, acme, alice)
+
+    agent = await sync_to_async(setup)()
+    ops = Persona("Ops", f"ops-{unique}@acme.test", "operator", "t_acme", alice.host)
+    key = await sync_to_async(session_for)(ops)
+    comm = _communicator(ops, agent.pk, key=key)
+    assert (await comm.connect())[0]
+    await _read_until(comm, "$ ")
+    return ops, agent, key, comm
+
+
 async def test_opening_needs_step_up_and_the_operator_role(
     committed_db, deploy_settings, acme, alice, bob, unique
 ):
@@ -180,19 +199,9 @@ async def test_a_demoted_operators_terminal_closes_at_the_next_message(
     from channels.layers import get_channel_layer
 
     from deployments.consumers.base import terminal_group
-    from tenants.members.services import member_create, member_role_set
-    from tests.conftest import Persona
+    from tenants.members.services import member_role_set
 
-    def setup():
-        with tenant_context(acme):
-            member_create(email=f"ops-{unique}@acme.test", role="operator", password="x" * 16)
-        return _enrolled_agent(deploy_env, start_agent, acme, alice)
-
-    agent = await sync_to_async(setup)()
-    ops = Persona("Ops", f"ops-{unique}@acme.test", "operator", "t_acme", alice.host)
-    comm = await sync_to_async(_communicator)(ops, agent.pk)
-    assert (await comm.connect())[0]
-    await _read_until(comm, "$ ")
+    ops, agent, _, comm = await _operator_at_a_terminal(deploy_env, start_agent, acme, alice, unique)
 
     def demote() -> int:
         with tenant_context(acme):
@@ -220,20 +229,9 @@ async def test_a_line_typed_after_the_session_ended_is_not_run(
 ):
     """Ending a member's sessions closes their terminal at the next line they type: the line is
     neither run nor counted, and the terminal session ends as "access revoked"."""
-    from tenants.members.services import member_create, sessions_end
-    from tests.conftest import Persona
+    from tenants.members.services import sessions_end
 
-    def setup():
-        with tenant_context(acme):
-            member_create(email=f"ops-{unique}@acme.test", role="operator", password="x" * 16)
-        return _enrolled_agent(deploy_env, start_agent, acme, alice)
-
-    agent = await sync_to_async(setup)()
-    ops = Persona("Ops", f"ops-{unique}@acme.test", "operator", "t_acme", alice.host)
-    key = await sync_to_async(session_for)(ops)
-    comm = _communicator(ops, agent.pk, key=key)
-    assert (await comm.connect())[0]
-    await _read_until(comm, "$ ")
+    ops, agent, key, comm = await _operator_at_a_terminal(deploy_env, start_agent, acme, alice, unique)
 
     def end_sessions() -> int:
         from tenants.members.models import MemberSession
