@@ -23,6 +23,7 @@ from jwt.algorithms import RSAAlgorithm
 class OidcProvider:
     def __init__(self, *, client_id: str, client_secret: str) -> None:
         self.client_id, self.client_secret = client_id, client_secret
+        self.authorization_host = ""  # e.g. "localhost": the authorize endpoint on another origin
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = secrets.token_hex(4)
         self.claims: dict[str, Any] = {}
@@ -32,6 +33,12 @@ class OidcProvider:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def authorization_endpoint(self) -> str:
+        if not self.authorization_host:
+            return f"{self.issuer}/authorize"
+        return f"http://{self.authorization_host}:{self.server.server_address[1]}/authorize"
 
     def __enter__(self) -> OidcProvider:
         self.thread.start()
@@ -72,7 +79,7 @@ class OidcProvider:
                         200,
                         {
                             "issuer": issuer,
-                            "authorization_endpoint": f"{issuer}/authorize",
+                            "authorization_endpoint": provider.authorization_endpoint,
                             "token_endpoint": f"{issuer}/token",
                             "userinfo_endpoint": f"{issuer}/userinfo",
                             "jwks_uri": f"{issuer}/jwks",

@@ -177,6 +177,22 @@ def test_the_oidc_start_page_may_post_on_to_the_issuer(alice, idp, db):
     assert idp.issuer in form_action  # http://127.0.0.1:<port>, the issuer's origin
 
 
+def test_an_authorization_endpoint_on_another_origin_is_allowed_too(alice, mallory, idp, db):
+    """Some IdPs (AWS Cognito's hosted UI) authorize on another origin than the issuer: the
+    browser follows the form post there, so the start page's form-action must name it."""
+    idp.authorization_host = "localhost"
+    _configure(alice, idp)
+    start = Client(HTTP_HOST=alice.host).get(f"/accounts/oidc/{sso.PROVIDER_ID}/login/")
+    form_action = next(
+        d for d in start["Content-Security-Policy"].split(";") if d.strip().startswith("form-action")
+    )
+    assert idp.issuer in form_action
+    assert f"http://localhost:{idp.server.server_address[1]}" in form_action
+    # Globex's own start page names none of Acme's IdP origins (the cached endpoint is Acme's).
+    other = Client(HTTP_HOST=mallory.host).get(f"/accounts/oidc/{sso.PROVIDER_ID}/login/")
+    assert str(idp.server.server_address[1]) not in other.get("Content-Security-Policy", "")
+
+
 def test_a_failed_oidc_callback_is_audited(alice, idp, db):
     _configure(alice, idp)
     client = Client(HTTP_HOST=alice.host)

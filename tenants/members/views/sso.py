@@ -53,29 +53,61 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def idp_origin(provider: str) -> str | None:
-    """Where the SSO "continue" form ends up: the SAML IdP's SSO URL, or the OIDC issuer
-    (its authorization endpoint is assumed to share the issuer's origin)."""
+def idp_origins(provider: str) -> list[str]:
+    """Where the SSO "continue" form ends up: the SAML IdP's SSO URL; for OIDC the issuer and
+    the authorization endpoint its discovery document names (it may be on another origin, as
+    with AWS Cognito's hosted UI)."""
     from tenants.members import saml
 
     if provider == saml.PROVIDER:
         app = saml.saml_app()
-        return _origin(app.settings.get("idp", {}).get("sso_url", "")) if app else None
+        origin = _origin(app.settings.get("idp", {}).get("sso_url", "")) if app else None
+        return [origin] if origin else []
     app = sso_service.sso_app()
-    return _origin(app.settings.get("server_url", "")) if app else None
+    issuer = _origin(app.settings.get("server_url", "")) if app else None
+    if not issuer:
+        return []
+    endpoint = _origin(_oidc_authorization_endpoint(app.settings["server_url"]))
+    return [issuer] if endpoint in (None, issuer) else [issuer, endpoint]
+
+
+def _oidc_authorization_endpoint(server_url: str) -> str:
+    """From the discovery document allauth itself reads, cached per tenant (keys carry the
+    schema) for an hour, or a minute after a failure (then only the issuer is allowed)."""
+    import requests
+    from allauth.socialaccount.adapter import get_adapter
+    from django.core.cache import cache
+
+    key = f"sso:oidc:authorization_endpoint:{server_url}"
+    cached = cache.get(key)
+    if cached is not None:
+        return str(cached)
+    # The URL allauth's OpenIDConnectProvider.wk_server_url() reads.
+    url = server_url if "/.well-known/" in server_url else server_url + "/.well-known/openid-configuration"
+    try:
+        with get_adapter().get_requests_session() as session:
+            response = session.get(url, timeout=3)
+            response.raise_for_status()
+            endpoint = response.json().get("authorization_endpoint")
+    except (requests.RequestException, ValueError, AttributeError):
+        cache.set(key, "", 60)
+        return ""
+    endpoint = endpoint if isinstance(endpoint, str) else ""
+    cache.set(key, endpoint, 3600)
+    return endpoint
 
 
 def allow_idp_form_action(view: Callable[..., HttpResponse], provider: str) -> Callable[..., HttpResponse]:
     """allauth's SSO start page posts a form whose answer is a redirect to the IdP, and
-    browsers check form-action against redirects too: add the tenant's own IdP origin to
+    browsers check form-action against redirects too: add the tenant's own IdP origins to
     that page's CSP (and only that page's)."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        origin = idp_origin(provider)
-        if origin:
-            response._csp_update = {"form-action": [origin]}  # type: ignore[attr-defined]
+        origins = idp_origins(provider)
+        if origins:
+            response._csp_update = {"form-action": origins}  # type: ignore[attr-defined]
         return response
 
     return wrapped
