@@ -259,8 +259,9 @@ def tenant_schema_rename(*, tenant: Tenant, new_schema: str, actor: Any = None, 
     django-tenants has no rename of its own (the pool's claim does the same ALTER on a spare).
     The audit chain survives it: events keep the schema name they were written under (it is
     hashed), new checkpoints sign the stable tenant id, and the old name is recorded in the
-    schema's own `compliance.AuditChainName` so checkpoints signed under it stay trusted. Other
-    files stored under the old schema prefix (exports, backups, DSR archives) are not moved.
+    schema's own `compliance.AuditChainName` so checkpoints signed under it stay trusted. The
+    tenant's stored files (exports, backups, recordings, release artifacts; their names carry
+    the schema, `portal.storage`) are moved to the new prefix by a task once this commits.
     Cached sessions are keyed by schema: the old name's copies are dropped, so a session ended
     under the new name cannot come back from the cache if the schema is ever renamed back.
     """
@@ -301,4 +302,7 @@ def tenant_schema_rename(*, tenant: Tenant, new_schema: str, actor: Any = None, 
         audit.record(action="tenant.schema_rename", actor=actor, target=tenant, payload=payload)
     with schema_context("public"):
         audit.record(action="tenant.schema_rename", actor=actor, target=tenant, payload=payload)
+    from tenants.tasks import tenant_files_move
+
+    transaction.on_commit(lambda: tenant_files_move.delay(old, new_schema))
     return tenant

@@ -58,3 +58,11 @@ def rollout_run(batch_size: int = 25, workers: int = 2) -> str:
         return rollout.rollout_execute(rollout=started).status
     except rollout.RolloutBusy:
         return "busy"
+
+
+@app.task(base=PlatformTask, autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+def tenant_files_move(old_schema: str, new_schema: str) -> int:
+    """After a schema rename: the tenant's stored files follow it to the new prefix."""
+    from portal.storage import schema_prefix_move
+
+    return schema_prefix_move(old_schema, new_schema)
