@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from tenants.members.mfa import step_up_fresh, step_up_url
 from tenants.members.permissions import has_perm
 
 T = TypeVar("T")
@@ -43,16 +44,20 @@ def submit_form(
     success: Text,
     next_url: Text,
     permission: str | None = None,
+    step_up: bool = False,
 ) -> HttpResponse | None:
     """On a valid POST, call `save(cleaned_data)` and redirect; otherwise return None to re-render.
 
     `permission`, when given, is checked only for the POST (the page itself may be readable by more
-    roles). A ValidationError from the service lands on the form, so the page shows it in place.
+    roles). With `step_up`, a POST without a fresh one-time code goes to the step-up page and back
+    here first. A ValidationError from the service lands on the form, so the page shows it in place.
     """
     if request.method != "POST":
         return None
     if permission and not has_perm(request.user, permission):
         raise PermissionDenied(f"Your role does not allow {permission}.")
+    if step_up and not step_up_fresh(request.session):
+        return redirect(step_up_url(request.path))
     if not form.is_valid():
         return None
     try:

@@ -23,7 +23,7 @@ from allauth.socialaccount.sessions import LoginSession
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from lxml import etree
@@ -33,7 +33,7 @@ from rest_framework import throttling
 from portal.pages import render_form, submit_form
 from portal.throttling import SlidingWindowCounterMixin
 from tenants.billing.limits import PlanLimitExceeded
-from tenants.members import mfa, permissions, saml
+from tenants.members import permissions, saml
 from tenants.members.forms import SamlForm
 
 logger = logging.getLogger(__name__)
@@ -161,14 +161,13 @@ def _initial(app: SocialApp | None) -> dict[str, object]:
 def saml_settings(request: HttpRequest) -> HttpResponse:
     app = saml.saml_app()
     form = SamlForm(request.POST or None, initial=_initial(app))
-    if request.method == "POST" and not mfa.step_up_fresh(request.session):
-        return redirect(mfa.step_up_url(request.path))
     done = submit_form(
         request,
         form,
         lambda data: saml.saml_configure(actor=request.user, **data),
         success="SAML single sign-on settings saved.",
         next_url="members:sso-saml",
+        step_up=True,
     )
     if done:
         return done

@@ -9,11 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from portal.pages import render_form, submit_form
-from tenants.members import mfa, permissions
+from tenants.members import permissions
 from tenants.members import sso as sso_service
 from tenants.members.forms import SsoForm
 
@@ -32,14 +31,13 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
         "default_role": config.default_role,
     }
     form = SsoForm(request.POST or None, initial=initial)
-    if request.method == "POST" and not mfa.step_up_fresh(request.session):
-        return redirect(mfa.step_up_url(request.path))
     done = submit_form(
         request,
         form,
         lambda data: sso_service.sso_configure(actor=request.user, **data),
         success="Single sign-on settings saved.",
         next_url="members:sso",
+        step_up=True,
     )
     if done:
         return done
