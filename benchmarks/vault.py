@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from _setup import ROOT, django_setup, drop_database, emit, free_port, percentile, throwaway_database
@@ -131,10 +132,13 @@ def serve(port: int) -> None:
     server.serve_forever()
 
 
+def _server_env(**extra: str) -> dict[str, str]:
+    """The web processes' environment: no rate limit in the way, quiet logs."""
+    return dict(os.environ, API_THROTTLE_USER="10000000/min", LOG_LEVEL="ERROR", DEBUG="false", **extra)
+
+
 def start_workers(port: int) -> list[subprocess.Popen[bytes]]:
-    env = dict(
-        os.environ, API_THROTTLE_USER="10000000/min", LOG_LEVEL="ERROR", DEBUG="false", DB_CONN_MAX_AGE="600"
-    )
+    env = _server_env(DB_CONN_MAX_AGE="600")
     workers = [
         subprocess.Popen(
             [sys.executable, __file__, "--serve", str(port)],
@@ -164,15 +168,14 @@ def _wait_until_up(port: int, workers: list[subprocess.Popen[bytes]]) -> None:
     raise RuntimeError("the web workers did not start")
 
 
-def start_daphne(port: int) -> tuple[list[subprocess.Popen[bytes]], socket.socket]:
+def start_daphne(port: int) -> list[subprocess.Popen[bytes]]:
     """Daphne processes sharing one listening socket (`--fd`), as a process manager runs them."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
     listener.listen(128)
     listener.set_inheritable(True)
-    env = dict(os.environ, API_THROTTLE_USER="10000000/min", LOG_LEVEL="ERROR", DEBUG="false")
-    env["REDIS_KEY_PREFIX"] = "bench-vault"  # as django_setup("vault") set it for the fixture
+    env = _server_env(REDIS_KEY_PREFIX="bench-vault")  # as django_setup("vault") set it for the fixture
     daphne = os.path.join(os.path.dirname(sys.executable), "daphne")
     fd = str(listener.fileno())
     workers = [
@@ -186,12 +189,21 @@ def start_daphne(port: int) -> tuple[list[subprocess.Popen[bytes]], socket.socke
         )
         for _ in range(WORKERS)
     ]
+    listener.close()  # the workers hold it
     _wait_until_up(port, workers)
-    return workers, listener
+    return workers
 
 
-def make_fixture() -> tuple[int, str, str]:
-    """Acme with an operator (fresh step-up session) and one secret; returns (id, session, csrf)."""
+class Fixture(NamedTuple):
+    """What each reveal request carries: the secret, and the operator's step-up session."""
+
+    secret_id: int
+    session_key: str
+    csrf: str
+
+
+def make_fixture() -> Fixture:
+    """Acme with an operator (fresh step-up session) and one secret."""
     from importlib import import_module
 
     from django.conf import settings
@@ -218,7 +230,7 @@ def make_fixture() -> tuple[int, str, str]:
     except TypeError:
         mfa.session_mark_verified(session, operator)
     session.save()
-    return secret.pk, session.session_key or "", _get_new_csrf_string()
+    return Fixture(secret.pk, session.session_key or "", _get_new_csrf_string())
 
 
 def _cpu_of(pids: list[int]) -> float:
@@ -253,9 +265,7 @@ def _postgres_pids() -> list[int]:
 
 def reveal_latencies(
     port: int,
-    secret_id: int,
-    session_key: str,
-    csrf: str,
+    fixture: Fixture,
     workers: list[subprocess.Popen[bytes]],
     *,
     keep_alive: bool = False,
@@ -265,12 +275,13 @@ def reveal_latencies(
     headers = {
         "Host": HOST,
         "Content-Type": "application/json",
-        "Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}; {settings.CSRF_COOKIE_NAME}={csrf}",
-        "X-CSRFToken": csrf,
+        "Cookie": f"{settings.SESSION_COOKIE_NAME}={fixture.session_key}; "
+        f"{settings.CSRF_COOKIE_NAME}={fixture.csrf}",
+        "X-CSRFToken": fixture.csrf,
         "Referer": f"http://{HOST}/",
     }
     body = json.dumps({"reason": "benchmark"})
-    path = f"/api/v1/vault/secrets/{secret_id}/reveal/"
+    path = f"/api/v1/vault/secrets/{fixture.secret_id}/reveal/"
     latencies: list[float] = []
     failures: list[int] = []
     lock = threading.Lock()
@@ -340,7 +351,7 @@ def main() -> None:
         tenant = services.tenant_create(slug="acme", name="Acme", status="active")
         with tenant_context(tenant):
             ops, raw = crypto_ops()
-            secret_id, session_key, csrf = make_fixture()
+            fixture = make_fixture()
         connection.close()
         ratio = ops / raw
         print(
@@ -352,19 +363,16 @@ def main() -> None:
 
         port = free_port()
         workers = start_workers(port)
-        p95 = measure(f"{WORKERS} WSGI worker processes", port, secret_id, session_key, csrf, workers)
+        p95 = measure(f"{WORKERS} WSGI worker processes", port, fixture, workers)
         _stop(workers)
         result = {"ops_per_s": round(ops), "ratio_vs_raw": round(ratio, 3), "reveal_p95_ms": round(p95, 2)}
         if DAPHNE:
             port = free_port()
-            workers, listener = start_daphne(port)
-            listener.close()  # the workers hold it
+            workers = start_daphne(port)
             daphne_p95 = measure(
                 f"daphne ×{WORKERS} on one socket, keep-alive (for information)",
                 port,
-                secret_id,
-                session_key,
-                csrf,
+                fixture,
                 workers,
                 keep_alive=True,
                 judged=False,
@@ -389,16 +397,14 @@ def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
 def measure(
     label: str,
     port: int,
-    secret_id: int,
-    session_key: str,
-    csrf: str,
+    fixture: Fixture,
     workers: list[subprocess.Popen[bytes]],
     *,
     keep_alive: bool = False,
     judged: bool = True,
 ) -> float:
     """Time the reveals, print latency and the CPU split; return the p95 in ms."""
-    latencies, failed = reveal_latencies(port, secret_id, session_key, csrf, workers, keep_alive=keep_alive)
+    latencies, failed = reveal_latencies(port, fixture, workers, keep_alive=keep_alive)
     if failed or not latencies:
         raise SystemExit(f"{failed} reveals failed ({label})")
     p95 = percentile(latencies, 95)
