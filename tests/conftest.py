@@ -15,6 +15,7 @@ whose flush would wipe the session tenants.
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import import_module
@@ -224,6 +225,13 @@ def _delete_rows_after(marks: dict[tuple[str, str], int]) -> None:
     for schema in {schema for schema, _ in marks}:
         with schema_context(schema):
             cache.delete(POLICY_CACHE_KEY)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for test servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def session_for(persona: Persona, *, otp: bool = True) -> str:

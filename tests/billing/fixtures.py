@@ -22,16 +22,11 @@ from typing import Any
 import pytest
 
 from tests.billing.fake_stripe import FakeStripe
+from tests.conftest import free_port
 
 WEBHOOK_SECRET = "whsec_test_current"
 OLD_WEBHOOK_SECRET = "whsec_test_previous"
 API_KEY = "sk_test_tenantry"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
@@ -49,7 +44,7 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -
 
 @pytest.fixture(scope="session")
 def localstripe_url() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("localstripe")
     proc = subprocess.Popen(
         [str(exe), "--port", str(port), "--from-scratch"],

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+
+from tests.conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -55,12 +56,6 @@ def _require_chromium() -> None:
         pytest.fail(reason.replace("SKIPPED", "REQUIRED (TENANTRY_REQUIRE_BROWSER=1)"), pytrace=False)
     print("\n" + reason, file=sys.stderr)
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _database_url() -> str:
@@ -109,7 +104,7 @@ def portal_server(platform: Any, request: Any) -> Iterator[LiveServer]:
     _require_chromium()
     if settings.PORTAL_DOMAIN != "localhost":
         pytest.skip("browser journeys need PORTAL_DOMAIN=localhost (Chromium resolves *.localhost)")
-    port = _free_port()
+    port = free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     module = request.module.__name__.rsplit(".", 1)[-1]

@@ -25,15 +25,10 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from tests.conftest import free_port
 from tests.sample_app import build
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:

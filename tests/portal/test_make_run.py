@@ -14,15 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -33,7 +27,7 @@ def test_make_run_serves_health_and_stops_on_ctrl_c(tmp_path, edition):
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         DATABASE_URL=urlunsplit(parts._replace(path=f"/{name}")),

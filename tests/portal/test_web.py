@@ -10,15 +10,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:
@@ -35,7 +29,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _start(concurrency: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, WEB_CONCURRENCY=concurrency, WEB_BIND="127.0.0.1", WEB_PORT=str(port))
     env.pop("PYTEST_XDIST_WORKER", None)
     process = subprocess.Popen(
@@ -96,7 +90,7 @@ def test_a_child_that_dies_takes_the_web_process_down_with_it():
 
 def test_a_bad_concurrency_is_a_clear_error():
     for value, message in (("many", "whole number"), ("0", "between 1 and 64")):
-        env = dict(os.environ, WEB_CONCURRENCY=value, WEB_PORT=str(_free_port()))
+        env = dict(os.environ, WEB_CONCURRENCY=value, WEB_PORT=str(free_port()))
         result = subprocess.run(
             [sys.executable, "-m", "portal.web"],
             cwd=ROOT,
