@@ -6,7 +6,9 @@ needs more processes. This binds `WEB_BIND:WEB_PORT` once and starts that many
 processes under a process manager; the kernel hands each new connection to one of them.
 Websockets work across processes because consumers talk through the Redis channel layer.
 
-- `WEB_CONCURRENCY` (default: the number of CPUs, at most 4); 1 runs plain daphne.
+- `WEB_CONCURRENCY` (default 1, plain daphne). More processes use more cores, but each
+  keeps its own tenant-routing cache, so a tenant suspended in one is refused by the others
+  within that cache's 5 s (`tenants.routing`), not at once.
 - SIGTERM or SIGINT stops every child (SIGKILL after 10 s). If one child exits on its own,
   the others are stopped too and this exits with its code, so the process manager (honcho,
   compose, systemd) sees the failure instead of a web process running at reduced strength.
@@ -29,7 +31,7 @@ STOP_SECONDS = 10.0
 def concurrency(environ: dict[str, str]) -> int:
     raw = environ.get("WEB_CONCURRENCY", "").strip()
     if not raw:
-        return max(1, min(os.cpu_count() or 1, 4))
+        return 1
     try:
         value = int(raw)
     except ValueError:

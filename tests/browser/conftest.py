@@ -1,7 +1,6 @@
 """Browser journeys: a live daphne server on the test database, driven by Debian's chromium.
 
-- The server is a real subprocess (`python -m portal.web`: two daphne processes sharing one
-  socket, as `make run` serves) on a free port, pointed
+- The server is a real subprocess (`python -m portal.web`, as `make run` serves) on a free port, pointed
   at this test process's database and Redis database, with PORTAL_DOMAIN=localhost, so
   `<slug>.localhost:<port>` reaches a tenant (Chromium resolves *.localhost to 127.0.0.1).
 - Data the server must see is committed (`committed_db`), never `transactional_db`.
@@ -120,7 +119,6 @@ def portal_server(platform: Any, request: Any) -> Iterator[LiveServer]:
         PORTAL_DOMAIN="localhost",
         WEB_PORT=str(port),
         WEB_BIND="127.0.0.1",
-        WEB_CONCURRENCY="2",  # a websocket and the agent it talks to may land on different processes
         PORTAL_ENV="test",
         DEBUG="false",
         AXES_ENABLED="false",
@@ -132,7 +130,7 @@ def portal_server(platform: Any, request: Any) -> Iterator[LiveServer]:
     env.update(getattr(request.module, "SERVER_ENV", {}))  # a module's extra settings, e.g. eager Celery
     with log.open("wb") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "portal.web"],  # as `make run` serves: two daphne processes, one socket
+            [sys.executable, "-m", "portal.web"],  # as `make run` serves
             cwd=BASE_DIR,
             env=env,
             stdout=handle,

@@ -1,7 +1,9 @@
 """Deploy journeys in chromium: a real agent subprocess enrolled from the page, a deploy whose
 log lines arrive live, an automatic rollback, and the web terminal behind step-up MFA.
 
-The live server runs Celery tasks eagerly (SERVER_ENV), so a deploy requested on the page is
+The live server runs two daphne processes (SERVER_ENV), so the browser's websockets and the
+agent's may be served by different processes and meet through the channel layer. It runs
+Celery tasks eagerly, so a deploy requested on the page is
 dispatched to the agent by the same request, as a worker would do it. The sample app's
 migration waits for a "go" file, so the journey starts watching the run before the lines it
 checks are written: they can only reach the page over the live socket.
@@ -30,7 +32,7 @@ from tests.sample_app import build
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SERVER_ENV = {"CELERY_TASK_ALWAYS_EAGER": "true"}
+SERVER_ENV = {"CELERY_TASK_ALWAYS_EAGER": "true", "WEB_CONCURRENCY": "2"}
 
 
 @pytest.fixture

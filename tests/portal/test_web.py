@@ -102,3 +102,11 @@ def test_a_bad_concurrency_is_a_clear_error():
         assert result.returncode != 0
         assert message in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_one_process_unless_more_are_asked_for():
+    """More than one keeps a tenant-routing cache each (a suspension reaches the others within 5 s)."""
+    from portal import web
+
+    assert web.concurrency({}) == 1
+    assert web.concurrency({"WEB_CONCURRENCY": " 3 "}) == 3
