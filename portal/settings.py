@@ -165,6 +165,9 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 TENANT_LIMIT_SET_CALLS = True
 TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=2)
 TENANT_ROUTING_CACHE_SECONDS = env.float("TENANT_ROUTING_CACHE_SECONDS", default=5.0)
+# Routing changes are announced on Redis pub/sub and clear every process's cache at once;
+# the TTL above is the bound only while a process is cut off from Redis.
+TENANT_ROUTING_PUBSUB = env.bool("TENANT_ROUTING_PUBSUB", default=True)
 AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [

@@ -1,30 +1,48 @@
-"""Host → tenant lookup, cached per process.
+"""Host → tenant lookup, cached per process and cleared in every process at once.
 
 Routing is on every request, so the Domain lookup is kept in a small in-process cache:
 a hit costs no database round trip; a miss costs one (`Domain` joined to `Tenant`).
-Entries live `TENANT_ROUTING_CACHE_SECONDS` (default 5 s). Saving or deleting a Domain
-or Tenant clears the cache at once in the process that made the change (signals below);
-other processes see it when their entry expires, so a suspension takes effect everywhere
-within that bound. Unknown hosts are cached too, so a flood of bogus Host headers cannot
-become a flood of queries.
+
+When a Domain or Tenant is saved or deleted (signals in `tenants.apps`), the process that
+made the change clears its cache at once, and again when the change commits; at commit it
+also publishes on a Redis channel. Every web process keeps one listener thread subscribed
+to that channel, which clears its own cache on each message. So a suspension, a new domain
+or a deleted tenant reaches every process within a Redis round trip, not a TTL.
+
+Entries still expire after `TENANT_ROUTING_CACHE_SECONDS` (default 5 s). That is the
+bound while the listener is cut off from Redis (it reconnects by itself, and clears the
+cache when it is back, in case it missed a message) or when the change was made without
+the signals (a raw `UPDATE`). A message carries nothing: it can only cause a cache miss,
+never put a tenant in the cache. A lookup that overlapped a clear is not kept, so a read
+of the old row that finishes after the message cannot bring the old tenant back.
+
+Unknown hosts are cached too, so a flood of bogus Host headers cannot become a flood of
+queries.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
 
+log = logging.getLogger(__name__)
+
 _MAX_ENTRIES = 50_000
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, Tenant | None]] = {}
+_generation = 0  # bumped by every clear: a lookup that overlapped one is not kept
+_listener: threading.Thread | None = None
+subscribed = threading.Event()  # set while the listener is subscribed (tests wait on it)
 
 
 def hostname_from_header(host: str) -> str:
@@ -51,19 +69,103 @@ def _lookup(hostname: str) -> Tenant | None:
 
 def tenant_for_hostname(hostname: str) -> Tenant | None:
     """The tenant serving `hostname`, or None. A fresh copy each call (callers may mutate it)."""
+    if _listener is None and settings.TENANT_ROUTING_PUBSUB:
+        listener_start()
     now = time.monotonic()
     entry = _cache.get(hostname)
     if entry is None or entry[0] < now:
+        generation = _generation
         tenant = _lookup(hostname)
         with _lock:
-            if len(_cache) >= _MAX_ENTRIES:
-                _cache.clear()
-            _cache[hostname] = (now + settings.TENANT_ROUTING_CACHE_SECONDS, tenant)
+            if generation == _generation:  # no clear while we read: the row is current
+                if len(_cache) >= _MAX_ENTRIES:
+                    _cache.clear()
+                _cache[hostname] = (now + settings.TENANT_ROUTING_CACHE_SECONDS, tenant)
     else:
         tenant = entry[1]
     return copy.copy(tenant) if tenant is not None else None
 
 
-def invalidate(**_: object) -> None:
+def clear() -> None:
+    """Forget every entry in this process."""
+    global _generation
     with _lock:
+        _generation += 1
         _cache.clear()
+
+
+def invalidate(**_: object) -> None:
+    """A Domain or Tenant changed: clear here now, and here and everywhere once it commits."""
+    clear()
+    transaction.on_commit(announce)
+
+
+def channel() -> str:
+    """The Redis channel of this installation (its key prefix and Redis database)."""
+    return f"{settings.REDIS_KEY_PREFIX}:tenant-routing:{settings.REDIS_URL}"
+
+
+def announce() -> None:
+    """Clear this process's cache and tell every other process to clear theirs."""
+    import redis
+
+    clear()
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            client.publish(channel(), b"1")
+        finally:
+            client.close()
+    except redis.RedisError:
+        log.warning(
+            "could not announce a routing change; other processes see it within %ss",
+            settings.TENANT_ROUTING_CACHE_SECONDS,
+            exc_info=True,
+        )
+
+
+def listener_start() -> None:
+    """Start this process's listener thread (once; again in a forked child)."""
+    global _listener
+    with _lock:
+        if _listener is None:
+            _listener = threading.Thread(target=_listen, name="tenant-routing-listener", daemon=True)
+            _listener.start()
+
+
+def _forget_listener_after_fork() -> None:
+    global _listener
+    _listener = None
+    subscribed.clear()
+
+
+os.register_at_fork(after_in_child=_forget_listener_after_fork)
+
+
+def _listen() -> None:
+    import redis
+
+    name = f"tenant-routing-{os.getpid()}"
+    while True:
+        pubsub = None
+        try:
+            client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_keepalive=True, health_check_interval=30, client_name=name
+            )
+            pubsub = client.pubsub()
+            pubsub.subscribe(channel())
+            while (message := pubsub.get_message(timeout=10)) is None or message["type"] != "subscribe":
+                pass
+            clear()  # whatever was announced while we were not listening
+            subscribed.set()
+            while True:
+                message = pubsub.get_message(timeout=30)
+                if message is not None and message["type"] == "message":
+                    clear()
+        except Exception:  # Redis is away or dropped us: entries still expire; try again
+            subscribed.clear()
+            log.warning("tenant routing listener lost Redis; reconnecting", exc_info=True)
+            time.sleep(1)
+        finally:
+            if pubsub is not None:
+                pubsub.close()

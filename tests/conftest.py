@@ -154,9 +154,9 @@ def _clean_context() -> Iterator[None]:
     """Every test starts and ends on the public schema with a cold routing cache."""
     from tenants import routing
 
-    routing.invalidate()
+    routing.clear()
     yield
-    routing.invalidate()
+    routing.clear()
     connection.set_schema_to_public()
 
 

@@ -12,6 +12,11 @@ from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+# Two daphne processes, and a routing cache that would keep an entry for an hour: Mallory's
+# requests may land on either process, so the suspension journey passes only if the change
+# reaches the other process's cache at once (Redis pub/sub, tenants.routing), not by expiry.
+SERVER_ENV = {"WEB_CONCURRENCY": "2", "TENANT_ROUTING_CACHE_SECONDS": "3600"}
+
 
 def test_a_visitor_signs_up_and_lands_on_their_dashboard_at_their_subdomain(journey):
     from tenants import pool

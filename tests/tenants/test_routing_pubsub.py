@@ -1,0 +1,132 @@
+"""Routing changes reach every process at once (Redis pub/sub), not after the cache's TTL."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+
+from tenants import routing
+from tenants.models import Tenant
+from tenants.services import tenant_set_status
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+@pytest.fixture
+def listening(settings: Any) -> None:
+    """A listener subscribed, and a TTL so long that only a message can refresh the cache."""
+    settings.TENANT_ROUTING_CACHE_SECONDS = 3600
+    routing.listener_start()
+    assert routing.subscribed.wait(10), "the routing listener did not subscribe"
+
+
+def _status(host: str) -> str:
+    tenant = routing.tenant_for_hostname(host)
+    assert tenant is not None
+    return tenant.status
+
+
+def test_a_change_announced_by_another_process_clears_this_processs_cache(listening, mallory, globex):
+    assert _status(mallory.host) == Tenant.Status.ACTIVE
+    # Changed without this process's signals, as another process's change looks from here.
+    Tenant.objects.filter(pk=globex.pk).update(status=Tenant.Status.SUSPENDED)
+    assert _status(mallory.host) == Tenant.Status.ACTIVE  # the stale entry: nobody told us
+
+    env = dict(os.environ, REDIS_URL=settings.REDIS_URL, REDIS_KEY_PREFIX=settings.REDIS_KEY_PREFIX)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    script = "import django; django.setup(); from tenants import routing; routing.announce()"
+    subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=dict(env, DJANGO_SETTINGS_MODULE="portal.settings"),
+        check=True,
+        timeout=120,
+    )
+    assert _eventually(lambda: _status(mallory.host) == Tenant.Status.SUSPENDED)
+
+
+def test_a_status_change_is_announced_when_it_commits_not_before(
+    listening, globex, django_capture_on_commit_callbacks
+):
+    watcher = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    watcher.subscribe(routing.channel())
+    assert _eventually(lambda: watcher.get_message(timeout=0.1) is None and watcher.subscribed)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            tenant_set_status(tenant=globex, status=Tenant.Status.SUSPENDED, reason="unpaid")
+        assert watcher.get_message(timeout=0.5) is None  # not committed yet: nothing said
+        for callback in callbacks:
+            callback()
+        message = watcher.get_message(timeout=5)
+        assert message is not None
+        assert message["channel"].decode() == routing.channel()
+        assert message["data"] == b"1"  # the message carries no tenant, host or status
+    finally:
+        watcher.close()
+
+
+def test_a_lookup_that_overlapped_a_clear_is_not_kept(listening, mallory, monkeypatch):
+    real_lookup = routing._lookup
+
+    def lookup_during_an_announcement(hostname: str) -> Any:
+        tenant = real_lookup(hostname)  # the old row has been read…
+        routing.clear()  # …and a message arrives before it is stored
+        return tenant
+
+    monkeypatch.setattr(routing, "_lookup", lookup_during_an_announcement)
+    assert routing.tenant_for_hostname(mallory.host) is not None
+    assert mallory.host not in routing._cache  # not cached: the next request reads again
+    monkeypatch.setattr(routing, "_lookup", real_lookup)
+    routing.tenant_for_hostname(mallory.host)
+    assert mallory.host in routing._cache
+
+
+def test_the_listener_comes_back_after_redis_drops_it(listening, mallory, globex):
+    admin = redis.Redis.from_url(settings.REDIS_URL)
+    name = f"tenant-routing-{os.getpid()}"
+
+    def listener_ids() -> set[int]:
+        return {int(c["id"]) for c in admin.client_list(_type="pubsub") if c.get("name") == name}
+
+    before = listener_ids()
+    assert before
+    for client_id in before:
+        admin.client_kill_filter(_id=client_id)
+    assert _eventually(lambda: bool(listener_ids() - before) and routing.subscribed.is_set(), 15)
+
+    assert _status(mallory.host) == Tenant.Status.ACTIVE
+    Tenant.objects.filter(pk=globex.pk).update(status=Tenant.Status.READ_ONLY)
+    admin.publish(routing.channel(), b"1")
+    assert _eventually(lambda: _status(mallory.host) == Tenant.Status.READ_ONLY)
+
+
+def test_an_announcement_without_redis_is_logged_and_the_local_cache_still_cleared(settings, mallory, caplog):
+    from tests.conftest import free_port
+
+    routing.tenant_for_hostname(mallory.host)
+    assert mallory.host in routing._cache
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    with caplog.at_level(logging.WARNING, logger="tenants.routing"):
+        routing.announce()
+    assert mallory.host not in routing._cache
+    assert "could not announce a routing change" in caplog.text
