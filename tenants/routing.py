@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -142,30 +142,51 @@ def _forget_listener_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_listener_after_fork)
 
 
-def _listen() -> None:
+def _subscribe() -> tuple[Any, Any]:
+    """A Redis client and its pub/sub, subscribed to `channel()` once Redis has confirmed it.
+
+    The caller keeps the client: when a redis-py client is collected it disconnects its
+    pool, the pub/sub's connection included, and messages sent before the pub/sub
+    reconnects would be lost.
+    """
     import redis
 
-    name = f"tenant-routing-{os.getpid()}"
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, health_check_interval=30, client_name=f"tenant-routing-{os.getpid()}"
+    )
+    pubsub = client.pubsub()
+    pubsub.subscribe(channel())
+    for _ in range(3):
+        message = pubsub.get_message(timeout=10)
+        if message is not None and message["type"] == "subscribe":
+            return client, pubsub
+    pubsub.close()
+    client.close()
+    raise redis.ConnectionError("Redis did not confirm the subscription")
+
+
+def _listen() -> None:
+    failures = 0
     while True:
-        pubsub = None
+        client = pubsub = None
         try:
-            client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_keepalive=True, health_check_interval=30, client_name=name
-            )
-            pubsub = client.pubsub()
-            pubsub.subscribe(channel())
-            while (message := pubsub.get_message(timeout=10)) is None or message["type"] != "subscribe":
-                pass
+            client, pubsub = _subscribe()
             clear()  # whatever was announced while we were not listening
             subscribed.set()
+            failures = 0
             while True:
-                message = pubsub.get_message(timeout=30)
-                if message is not None and message["type"] == "message":
+                message = pubsub.get_message(timeout=30)  # pings Redis every 30 s meanwhile
+                # A "subscribe" here is redis-py resubscribing after it reconnected by itself:
+                # something may have been announced in between, so it clears too.
+                if message is not None and message["type"] in ("message", "subscribe"):
                     clear()
         except Exception:  # Redis is away or dropped us: entries still expire; try again
             subscribed.clear()
-            log.warning("tenant routing listener lost Redis; reconnecting", exc_info=True)
-            time.sleep(1)
+            failures += 1
+            level = logging.WARNING if failures == 1 else logging.DEBUG  # once per outage
+            log.log(level, "tenant routing listener lost Redis; reconnecting", exc_info=True)
+            time.sleep(min(30, 2 ** (failures - 1)))
         finally:
             if pubsub is not None:
                 pubsub.close()
+                client.close()

