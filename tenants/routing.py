@@ -23,12 +23,14 @@ queries.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -101,14 +103,18 @@ def invalidate(**_: object) -> None:
 
 
 def channel() -> str:
-    """The Redis channel of this installation (its key prefix and Redis database)."""
-    return f"{settings.REDIS_KEY_PREFIX}:tenant-routing:{settings.REDIS_URL}"
+    """The Redis channel of this installation: its key prefix and a digest of its Redis URL
+    (so each Redis database has its own, and a password in the URL never shows in
+    `PUBSUB CHANNELS` or `CLIENT LIST`)."""
+    server = hashlib.sha256(settings.REDIS_URL.encode()).hexdigest()[:16]
+    return f"{settings.REDIS_KEY_PREFIX}:tenant-routing:{server}"
 
 
 def announce() -> None:
-    """Clear this process's cache and tell every other process to clear theirs."""
-    import redis
+    """Clear this process's cache and tell every other process to clear theirs.
 
+    Its own short-lived connection with short timeouts, not the cache's pool (which has
+    none): announcements are rare, and a Redis outage must not hold up a commit for long."""
     clear()
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
@@ -149,8 +155,6 @@ def _subscribe() -> tuple[Any, Any]:
     pool, the pub/sub's connection included, and messages sent before the pub/sub
     reconnects would be lost.
     """
-    import redis
-
     client = redis.Redis.from_url(
         settings.REDIS_URL, health_check_interval=30, client_name=f"tenant-routing-{os.getpid()}"
     )
