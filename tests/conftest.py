@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import secrets
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -225,6 +226,19 @@ def _delete_rows_after(marks: dict[tuple[str, str], int]) -> None:
     for schema in {schema for schema, _ in marks}:
         with schema_context(schema):
             cache.delete(POLICY_CACHE_KEY)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll until `predicate()` is truthy and return its value; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {getattr(predicate, '__name__', predicate)}"
+    )
 
 
 def free_port() -> int:

@@ -25,22 +25,10 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 from tests.sample_app import build
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout}s waiting for {getattr(predicate, '__name__', predicate)}"
-    )
 
 
 def _database_url() -> str:

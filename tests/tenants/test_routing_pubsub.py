@@ -6,8 +6,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +16,10 @@ from django.conf import settings
 from tenants import routing
 from tenants.models import Tenant
 from tenants.services import tenant_set_status
+from tests.conftest import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
-
-
-def _eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 @pytest.fixture
@@ -62,7 +52,7 @@ def test_a_change_announced_by_another_process_clears_this_processs_cache(listen
         check=True,
         timeout=120,
     )
-    assert _eventually(lambda: _status(mallory.host) == Tenant.Status.SUSPENDED)
+    wait_for(lambda: _status(mallory.host) == Tenant.Status.SUSPENDED, timeout=5, interval=0.02)
 
 
 def test_a_status_change_is_announced_when_it_commits_not_before(
@@ -70,7 +60,9 @@ def test_a_status_change_is_announced_when_it_commits_not_before(
 ):
     watcher = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
     watcher.subscribe(routing.channel())
-    assert _eventually(lambda: watcher.get_message(timeout=0.1) is None and watcher.subscribed)
+    wait_for(
+        lambda: watcher.get_message(timeout=0.1) is None and watcher.subscribed, timeout=5, interval=0.02
+    )
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             # A fresh copy: the session-wide `globex` object must keep its status for later tests.
@@ -114,17 +106,15 @@ def test_the_listener_comes_back_after_redis_drops_it(listening, mallory, globex
     assert before
     for client_id in before:
         admin.client_kill_filter(_id=client_id)
-    assert _eventually(lambda: bool(listener_ids() - before) and routing.subscribed.is_set(), 15)
+    wait_for(lambda: bool(listener_ids() - before) and routing.subscribed.is_set(), timeout=15, interval=0.02)
 
     assert _status(mallory.host) == Tenant.Status.ACTIVE
     Tenant.objects.filter(pk=globex.pk).update(status=Tenant.Status.READ_ONLY)
     admin.publish(routing.channel(), b"1")
-    assert _eventually(lambda: _status(mallory.host) == Tenant.Status.READ_ONLY)
+    wait_for(lambda: _status(mallory.host) == Tenant.Status.READ_ONLY, timeout=5, interval=0.02)
 
 
 def test_an_announcement_without_redis_is_logged_and_the_local_cache_still_cleared(settings, mallory, caplog):
-    from tests.conftest import free_port
-
     routing.tenant_for_hostname(mallory.host)
     assert mallory.host in routing._cache
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
