@@ -165,9 +165,11 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 TENANT_LIMIT_SET_CALLS = True
 TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=2)
 TENANT_ROUTING_CACHE_SECONDS = env.float("TENANT_ROUTING_CACHE_SECONDS", default=5.0)
-# Routing changes are announced on Redis pub/sub and clear every process's cache at once;
-# the TTL above is the bound only while a process is cut off from Redis.
-TENANT_ROUTING_PUBSUB = env.bool("TENANT_ROUTING_PUBSUB", default=True)
+# Process-local caches (routing above, a tenant's enabled policies) are cleared in every
+# process at once through Redis pub/sub (portal.invalidation); their TTLs are the bound only
+# while a process is cut off from Redis.
+LOCAL_CACHE_PUBSUB = env.bool("LOCAL_CACHE_PUBSUB", default=True)
+GOVERNANCE_POLICY_CACHE_SECONDS = env.float("GOVERNANCE_POLICY_CACHE_SECONDS", default=5.0)
 AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [

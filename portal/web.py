@@ -6,9 +6,9 @@ needs more processes. This binds `WEB_BIND:WEB_PORT` once and starts that many
 processes under a process manager; the kernel hands each new connection to one of them.
 Websockets work across processes because consumers talk through the Redis channel layer.
 
-- `WEB_CONCURRENCY` (default 1, plain daphne). More processes use more cores, but each
-  keeps its own tenant-routing cache, so a tenant suspended in one is refused by the others
-  within that cache's 5 s (`tenants.routing`), not at once.
+- `WEB_CONCURRENCY` (default 1, plain daphne). More processes use more cores. Each keeps
+  its own routing and policy caches, which every process clears at once when a tenant,
+  domain or policy changes (`portal.invalidation`).
 - SIGTERM or SIGINT stops every child (SIGKILL after 10 s). If one child exits on its own,
   the others are stopped too and this exits with its code, so the process manager (honcho,
   compose, systemd) sees the failure instead of a web process running at reduced strength.

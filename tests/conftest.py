@@ -152,12 +152,16 @@ def oscar(platform: dict[str, Any]) -> Persona:
 
 @pytest.fixture(autouse=True)
 def _clean_context() -> Iterator[None]:
-    """Every test starts and ends on the public schema with a cold routing cache."""
-    from tenants import routing
+    """Every test starts and ends on the public schema with cold process-local caches
+    (routing, policies), and with this process's cache listener already subscribed: it clears
+    every cache when it (re)subscribes, which must not happen in the middle of a test."""
+    from portal import invalidation
 
-    routing.clear()
+    invalidation.listener_start()
+    assert invalidation.subscribed.wait(10), "the local cache listener did not subscribe to Redis"
+    invalidation.clear_all()
     yield
-    routing.clear()
+    invalidation.clear_all()
     connection.set_schema_to_public()
 
 
@@ -216,16 +220,12 @@ def _delete_rows_after(marks: dict[tuple[str, str], int]) -> None:
                 cursor.execute(f'DELETE FROM "{schema}"."{table}" WHERE id > %s', [high])
         finally:
             cursor.execute("SET session_replication_role = DEFAULT")
-    # Per-process and Redis caches may still point at the deleted rows.
-    from django.core.cache import cache
-
-    from compliance.governance.engine import CACHE_KEY as POLICY_CACHE_KEY
+    # Per-process caches may still point at the deleted rows.
+    from portal import invalidation
     from vault.keyring import forget_data_keys
 
     forget_data_keys()
-    for schema in {schema for schema, _ in marks}:
-        with schema_context(schema):
-            cache.delete(POLICY_CACHE_KEY)
+    invalidation.clear_all()
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:

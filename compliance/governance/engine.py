@@ -1,8 +1,13 @@
 """Policy evaluation (the engine behind `compliance.policies.evaluate`).
 
-Enabled policies are cached per tenant in the schema-aware Django cache and invalidated by
-the policy services. Each match is stored as a PolicyViolation plus a `policy.violation`
-audit event, in the caller's transaction.
+Enabled policies are cached per tenant in each process (`portal.invalidation.LocalCache`,
+keyed by schema), so an evaluation costs no round trip. The policy services invalidate it:
+every process drops it when the change commits, and the entries expire after
+`GOVERNANCE_POLICY_CACHE_SECONDS` (5 s) while a process is cut off from Redis. Inside the
+transaction that changed a policy, the cache is bypassed (that change is not committed).
+
+Each match is stored as a PolicyViolation plus a `policy.violation` audit event, in the
+caller's transaction.
 
 A *blocked* action usually rolls that transaction back (the service raises), which would
 erase the evidence of the attempt. So every match made inside a transaction is also kept in
@@ -20,19 +25,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from compliance.policies import Decision
+from portal.invalidation import LocalCache
 
-CACHE_KEY = "governance:policies:v1"
-CACHE_SECONDS = 300
 _DIRTY_FLAG = "_governance_policies_dirty"
 _SECRET_HINTS = ("password", "secret_value", "plaintext", "token", "value", "key_material")
 _local = threading.local()
 log = logging.getLogger(__name__)
+cache = LocalCache("governance-policies", seconds=lambda: settings.GOVERNANCE_POLICY_CACHE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -53,29 +58,31 @@ def _tenant_schema() -> str:
 
 
 def policies_changed() -> None:
-    """Called by the policy services: drop the cache now and again once the change commits."""
-    cache.delete(CACHE_KEY)
+    """Called by the policy services: drop the cache now, and in every process once the change
+    commits; until then this connection reads its own uncommitted policies."""
     setattr(connection, _DIRTY_FLAG, True)
-    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+    cache.invalidate()
 
 
-def load_enabled_policies() -> list[LoadedPolicy]:
+def _load() -> tuple[LoadedPolicy, ...]:
     from compliance.governance.models import Policy
 
+    rows = (
+        Policy.objects.filter(enabled=True)
+        .order_by("id")
+        .values("id", "name", "description", "applies_to", "conditions", "action")
+    )
+    return tuple(LoadedPolicy(**{**r, "applies_to": tuple(r["applies_to"] or ())}) for r in rows)
+
+
+def load_enabled_policies() -> tuple[LoadedPolicy, ...]:
     dirty = getattr(connection, _DIRTY_FLAG, False)
     if dirty and not connection.in_atomic_block:
         setattr(connection, _DIRTY_FLAG, False)
         dirty = False
-    rows = None if dirty else cache.get(CACHE_KEY)
-    if rows is None:
-        rows = list(
-            Policy.objects.filter(enabled=True)
-            .order_by("id")
-            .values("id", "name", "description", "applies_to", "conditions", "action")
-        )
-        if not dirty:
-            cache.set(CACHE_KEY, rows, CACHE_SECONDS)
-    return [LoadedPolicy(**{**r, "applies_to": tuple(r["applies_to"] or ())}) for r in rows]
+    if dirty:
+        return _load()
+    return cache.get(_tenant_schema(), _load)
 
 
 def evaluate(action: str, context: dict[str, Any]) -> Decision:

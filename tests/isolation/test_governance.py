@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
-from django_tenants.utils import schema_context, tenant_context
+from django_tenants.utils import tenant_context
 
 from compliance import policies
-from compliance.governance import services
-from compliance.governance.engine import CACHE_KEY, _pending
+from compliance.governance import engine, services
+from compliance.governance.engine import _pending
 
 API = "/api/v1/compliance"
 
@@ -20,9 +19,7 @@ API = "/api/v1/compliance"
 def _cold_policy_cache(platform: Any) -> Iterator[None]:
     def clear() -> None:
         _pending().clear()
-        for schema in ("t_acme", "t_globex"):
-            with schema_context(schema):
-                cache.delete(CACHE_KEY)
+        engine.cache.clear()
 
     clear()
     yield
@@ -146,3 +143,29 @@ def test_a_dsr_in_globex_cannot_name_an_acme_member(mallory, globex, db):
 
     with tenant_context(globex), pytest.raises(ValidationError, match="is known to this workspace"):
         services.dsr_create(actor=mallory.user(), kind="export", subject_email="bob@acme.test")
+
+
+def test_mallorys_blocking_policy_never_reaches_acme_through_the_process_local_cache(
+    acme, globex, mallory, db
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    unsigned = {"release_signed": False}
+    with tenant_context(globex):
+        services.policy_create(
+            actor=mallory.user(),
+            name="Globex: signed releases only",
+            applies_to=["deploy.run"],
+            conditions={"field": "release_signed", "op": "eq", "value": False},
+        )
+        setattr(connection, engine._DIRTY_FLAG, False)  # as in a later request, once committed
+        assert policies.evaluate("deploy.run", unsigned).blocked
+    with tenant_context(acme):
+        assert not policies.evaluate("deploy.run", unsigned).blocked
+    assert "t_acme" in engine.cache
+    assert "t_globex" in engine.cache  # one entry per schema, side by side
+    for tenant, blocked in ((acme, False), (globex, True), (acme, False)):
+        with tenant_context(tenant), CaptureQueriesContext(connection) as queries:
+            assert policies.evaluate("deploy.run", unsigned).blocked is blocked
+        assert not [q for q in queries if q["sql"].startswith("SELECT") and 'governance_policy"' in q["sql"]]

@@ -105,7 +105,7 @@ def test_a_bad_concurrency_is_a_clear_error():
 
 
 def test_one_process_unless_more_are_asked_for():
-    """More than one keeps a tenant-routing cache each (a suspension reaches the others within 5 s)."""
+    """One daphne process unless `WEB_CONCURRENCY` asks for more."""
     from portal import web
 
     assert web.concurrency({}) == 1

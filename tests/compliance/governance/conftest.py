@@ -10,19 +10,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
-from django_tenants.utils import schema_context, tenant_context
+from django_tenants.utils import tenant_context
 
 
 def _clear_policy_cache() -> None:
-    from compliance.governance.engine import _DIRTY_FLAG, CACHE_KEY, _pending
+    from compliance.governance.engine import _DIRTY_FLAG, _pending, cache
 
     _pending().clear()  # replays belong to the (rolled-back) test that made them
-
-    for schema in ("t_acme", "t_globex"):
-        with schema_context(schema):
-            cache.delete(CACHE_KEY)
+    cache.clear()
     setattr(connection, _DIRTY_FLAG, False)
 
 

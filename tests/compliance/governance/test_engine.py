@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compliance import policies
 from compliance.governance import engine, services
-from compliance.governance.models import PolicyViolation
+from compliance.governance.models import Policy, PolicyViolation
 from compliance.models import AuditEvent
 
 FRIDAY_1630_BERLIN = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)  # CET = UTC+1
@@ -183,11 +182,11 @@ def test_enabled_policies_are_cached_per_tenant_and_invalidated_on_change(
     policy = install("release_must_be_signed", alice_user)
     setattr(connection, engine._DIRTY_FLAG, False)  # as in the next request, after the commit
     assert not policies.evaluate("deploy.run", {"release_signed": True}).blocked
-    assert cache.get(engine.CACHE_KEY) is not None
+    assert connection.schema_name in engine.cache
     with django_assert_num_queries(0):
         policies.evaluate("deploy.run", {"release_signed": True})
     services.policy_update(policy=policy, actor=alice_user, action="warn")
-    assert cache.get(engine.CACHE_KEY) is None
+    assert connection.schema_name not in engine.cache
     decision = policies.evaluate("deploy.run", {"release_signed": False})
     assert not decision.blocked
     assert decision.warnings
@@ -248,3 +247,31 @@ def test_resolving_a_violation_records_who_and_why(in_acme, alice_user):
     assert AuditEvent.objects.filter(action="policy.violation.resolve").exists()
     with pytest.raises(ValidationError, match="already resolved"):
         services.violation_resolve(violation=violation, actor=alice_user)
+
+
+def test_a_policy_change_announced_by_another_process_reaches_this_processs_cache(
+    in_acme, alice_user, settings
+):
+    """The cache lives in each process; another process's change clears it at once (not after
+    the TTL, set to an hour here)."""
+    from portal import invalidation
+    from tests.conftest import wait_for
+    from tests.tenants.test_routing_pubsub import announce_from_another_process
+
+    settings.GOVERNANCE_POLICY_CACHE_SECONDS = 3600
+    invalidation.listener_start()
+    assert invalidation.subscribed.wait(10)
+    assert not policies.evaluate("deploy.run", {"release_signed": False}).blocked  # cached: none
+    # Written without the services, as another process's change looks from here.
+    Policy.objects.create(
+        name="Signed releases only",
+        applies_to=["deploy.run"],
+        conditions={"field": "release_signed", "op": "eq", "value": False},
+        action="block",
+        enabled=True,
+    )
+    assert not policies.evaluate("deploy.run", {"release_signed": False}).blocked  # stale entry
+    announce_from_another_process("governance-policies")
+    wait_for(
+        lambda: policies.evaluate("deploy.run", {"release_signed": False}).blocked, timeout=5, interval=0.02
+    )
