@@ -24,6 +24,7 @@ from django.db import connection
 
 BIGINT_MAX = 2**63 - 1
 M = TypeVar("M")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -89,3 +90,44 @@ def get_by_pk(model: type[M], pk: Any) -> M | None:
         cursor.execute(_by_pk_sql(model), [pk])
         row = cursor.fetchone()
     return None if row is None else instance(model, row)
+
+
+@functools.cache
+def _with_related_sql(model: type[Any], related: type[Any], fk: str) -> str:
+    _by_pk_sql(model), _by_pk_sql(related)  # both need integer primary keys
+    owner, other = reader(model), reader(related)
+    fk_column = f"{other.table}.{connection.ops.quote_name(related._meta.get_field(fk).column)}"
+    return (
+        f"SELECT {owner.columns}, {other.columns} FROM {owner.table} "
+        f"LEFT JOIN {other.table} ON {other.pk_column} = %s AND {fk_column} = {owner.pk_column} "
+        f"WHERE {owner.pk_column} = %s"
+    )
+
+
+def get_by_pk_with(
+    model: type[M], pk: Any, related: type[R], related_pk: Any, *, fk: str
+) -> tuple[M | None, R | None]:
+    """`get_by_pk(model, pk)`, and the `related` row `related_pk` if its foreign key `fk`
+    points at that row, in one read: (None, None) when there is no such `model` row, and
+    (row, None) when the related row is missing or belongs to another."""
+    try:
+        related_pk = int(related_pk)
+        if not -BIGINT_MAX - 1 <= related_pk <= BIGINT_MAX:
+            raise ValueError
+    except (TypeError, ValueError):  # no such related row
+        return get_by_pk(model, pk), None
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        return None, None
+    if not -BIGINT_MAX - 1 <= pk <= BIGINT_MAX:
+        return None, None
+    with connection.cursor() as cursor:
+        cursor.execute(_with_related_sql(model, related, fk), [related_pk, pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    width = len(reader(model).attnames)
+    owner, other = row[:width], row[width:]
+    other_pk_index = reader(related).attnames.index(related._meta.pk.attname)
+    return instance(model, owner), (None if other[other_pk_index] is None else instance(related, other))

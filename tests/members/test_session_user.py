@@ -79,3 +79,26 @@ def test_a_session_of_a_user_id_that_does_not_exist_is_anonymous(alice, db):
 
     client = _client(alice, **{SESSION_KEY: str(2**40)})
     assert client.get("/api/v1/me/").status_code in (401, 403)
+
+
+def test_her_user_and_device_are_read_in_one_query(alice, db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _client(alice)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/me/").status_code == 200
+    tables = ('"accounts_user"', '"otp_totp_totpdevice"')
+    reads = [q["sql"] for q in queries if any(table in q["sql"] for table in tables)]
+    assert len(reads) == 1
+    assert "LEFT JOIN" in reads[0]
+
+
+def test_a_password_change_still_ends_her_session_when_the_row_is_read_with_her_device(alice, bob, db):
+    client = _client(bob)
+    assert client.get("/api/v1/me/").status_code == 200
+    with schema_context(bob.schema_name):
+        user = bob.user()
+        user.set_password("a-brand-new-passphrase-42")
+        user.save(update_fields=["password"])
+    assert client.get("/api/v1/me/").status_code in (401, 403)  # Django's session hash check

@@ -89,17 +89,18 @@ def test_a_reveal_request_has_a_fixed_query_budget(api_for, alice):
     sql = [q["sql"] for q in ctx.captured_queries]
     # One search_path for the whole request, not one per query.
     assert sum(s.startswith("SET search_path") for s in sql) == 1
-    # Reads: user, OTP device, and the secret with its version in one statement. The session
-    # comes from the cache (`cached_db`), which holds it since the first request.
-    # Two reads sit behind caches and may show up on a miss: the tenant's policies (Django
-    # cache, cleared whenever a policy changes) and the data key (per-process cache, which
-    # never keeps a key created inside an uncommitted transaction, as in this test).
-    reads = [s.split(" FROM ", 1)[1].split()[0].strip('"') for s in sql if s.startswith("SELECT")]
+    # Reads: the user with the session's OTP device (one join), and the secret with its
+    # version in one statement. The session comes from the cache (`cached_db`), which holds
+    # it since the first request. Two reads sit behind per-process caches and may show up on
+    # a miss: the tenant's policies (cleared whenever a policy changes) and the data key
+    # (never kept when created inside an uncommitted transaction, as in this test).
+    selects = [s for s in sql if s.startswith("SELECT")]
+    reads = [s.split(" FROM ", 1)[1].split()[0].strip('"') for s in selects]
     assert [table for table in reads if table not in ("vault_datakey", "governance_policy")] == [
         "accounts_user",
-        "otp_totp_totpdevice",
         "vault_secret",
     ]
+    assert 'LEFT JOIN "otp_totp_totpdevice"' in selects[reads.index("accounts_user")]
     # One write: the audit event.
     assert [s.split()[2].strip('"') for s in sql if s.startswith(("INSERT", "UPDATE", "DELETE"))] == [
         "compliance_auditevent"
