@@ -185,7 +185,7 @@ MIDDLEWARE = [
     "tenants.members.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "portal.middleware.CSPMiddleware",  # django-csp's; a fixed strict policy on JSON
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "tenants.members.middleware.SessionSecurityMiddleware",

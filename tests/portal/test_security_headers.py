@@ -15,6 +15,21 @@ def test_pages_send_csp_with_a_nonce_and_frame_deny(anon_client):
     assert f'nonce="{nonce}"' in response.content.decode()
 
 
+def test_json_responses_get_the_strictest_fixed_policy(client_for, alice, anon_client):
+    from portal.middleware import JSON_POLICY
+
+    me = client_for(alice).get("/api/v1/me/")
+    assert me.status_code == 200
+    assert me["Content-Type"].startswith("application/json")
+    assert me["Content-Security-Policy"] == JSON_POLICY == "default-src 'none'; frame-ancestors 'none'"
+    assert me["X-Frame-Options"] == "DENY"
+    refused = anon_client(alice.host).get("/api/v1/me/")  # errors are JSON too
+    assert refused.status_code in (401, 403)
+    assert refused["Content-Security-Policy"] == JSON_POLICY
+    page = client_for(alice).get("/members/")  # a page keeps the page policy with its nonce
+    assert "script-src 'self' 'nonce-" in page["Content-Security-Policy"]
+
+
 def test_logs_are_json_with_tenant_and_request_id(client_for, alice, caplog):
     from portal.logging import ContextFilter, JSONFormatter
 
