@@ -161,12 +161,32 @@ def chain_pending(*, schema: str | None = None, max_rows: int | None = None, wai
     return done
 
 
+def chain_available(schema: str) -> int | None:
+    """Chain the committed pending events of `schema` without waiting for the lock; return
+    how many, or None when another process holds it. Unlike `chain_pending`, rows committed
+    after the last batch was read are left to their writers' own kicks."""
+    done = 0
+    while True:
+        count = _chain_batch(schema, BATCH, wait=False)
+        if count is None:
+            return None if done == 0 else done
+        done += count
+        if count < BATCH:
+            return done
+
+
 class _ChainerThread(threading.Thread):
     """One per process: chains the schemas that writers kicked, off the writers' path.
 
     Writers only set an event after their commit (microseconds). The thread gathers kicks
     for `AUDIT_CHAIN_BATCH_DELAY` seconds so one chaining transaction covers many events,
     and closes its database connection when idle (tests can drop their database).
+
+    Each pass chains what is pending (full batches back to back) and stops; it does not
+    re-check for rows committed meanwhile, because their writers kicked a chainer too. When
+    another process holds the schema's lock, the pass is tried again after the delay, so a
+    kick is never lost. (Re-checking made the pass loop under sustained load, one tiny
+    chaining transaction after another: ~0.5 ms of CPU per event on the reveal benchmark.)
     """
 
     def __init__(self) -> None:
@@ -195,13 +215,19 @@ class _ChainerThread(threading.Thread):
             with self.lock:
                 self.wake.clear()
                 schemas, self.schemas = self.schemas, set()
+            busy = set()
             for schema in schemas:
                 try:
                     with schema_context(schema):
-                        chain_pending(schema=schema, wait=False)
+                        if chain_available(schema) is None:
+                            busy.add(schema)
                 except Exception:
                     log.exception("audit chainer thread failed in %s; the beat task will retry", schema)
                     connections.close_all()
+            if busy:  # another process is chaining them: try again after the delay
+                with self.lock:
+                    self.schemas |= busy
+                self.wake.set()
 
 
 _thread: _ChainerThread | None = None

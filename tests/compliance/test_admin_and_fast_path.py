@@ -42,3 +42,35 @@ def test_committed_events_are_chained_within_a_second(
                 break
             time.sleep(0.02)
         assert AuditEvent.objects.get(pk=event.pk).hash is not None
+
+
+def test_the_chainer_thread_retries_when_another_process_holds_the_chain_lock(
+    committed_db: Any, unique: str, settings: Any
+) -> None:
+    """The thread's pass does not loop on rows committed meanwhile; instead, a pass that finds
+    the lock taken tries again later, so the event is chained once the lock is free, without
+    any further kick."""
+    import psycopg
+
+    from compliance.chain import LOCK_CLASS
+
+    settings.AUDIT_CHAIN_MODE = "thread"
+    params = {
+        k: v for k, v in connection.get_connection_params().items() if k in ("dbname", "user", "host", "port")
+    }
+    other = psycopg.connect(**params)  # another process's chainer, mid-transaction
+    try:
+        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_CLASS, "t_acme"])
+        with schema_context("t_acme"):
+            event = audit.record(action="test.chain_lock_busy", payload={"run": unique})  # autocommit
+            time.sleep(0.8)  # the thread tried (after its 0.2 s gathering delay) and found the lock taken
+            assert AuditEvent.objects.get(pk=event.pk).hash is None
+            other.commit()  # lock released; nothing else happens in this process
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                if AuditEvent.objects.filter(pk=event.pk, hash__isnull=False).exists():
+                    break
+                time.sleep(0.02)
+            assert AuditEvent.objects.get(pk=event.pk).hash is not None
+    finally:
+        other.close()
