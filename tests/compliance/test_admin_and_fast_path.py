@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 
 from compliance import audit
 from compliance.models import AuditEvent
+from tests.conftest import wait_for
 
 
 def test_oscar_sees_the_public_chain_read_only_and_can_verify_it(
@@ -28,6 +29,10 @@ def test_oscar_sees_the_public_chain_read_only_and_can_verify_it(
     assert b"OK: chain public" in response.content
 
 
+def _chained(pk: int) -> bool:
+    return AuditEvent.objects.filter(pk=pk, hash__isnull=False).exists()
+
+
 @pytest.mark.parametrize("mode", ["thread", "inline"])
 def test_committed_events_are_chained_within_a_second(
     committed_db: Any, unique: str, settings: Any, mode: str
@@ -36,12 +41,7 @@ def test_committed_events_are_chained_within_a_second(
     with schema_context("t_acme"):
         with transaction.atomic():
             event = audit.record(action="test.fast_path", payload={"run": unique})
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            if AuditEvent.objects.filter(pk=event.pk, hash__isnull=False).exists():
-                break
-            time.sleep(0.02)
-        assert AuditEvent.objects.get(pk=event.pk).hash is not None
+        wait_for(lambda: _chained(event.pk), timeout=1.0, interval=0.02)
 
 
 def test_the_chainer_thread_retries_when_another_process_holds_the_chain_lock(
@@ -64,13 +64,8 @@ def test_the_chainer_thread_retries_when_another_process_holds_the_chain_lock(
         with schema_context("t_acme"):
             event = audit.record(action="test.chain_lock_busy", payload={"run": unique})  # autocommit
             time.sleep(0.8)  # the thread tried (after its 0.2 s gathering delay) and found the lock taken
-            assert AuditEvent.objects.get(pk=event.pk).hash is None
+            assert not _chained(event.pk)
             other.commit()  # lock released; nothing else happens in this process
-            deadline = time.monotonic() + 2.0
-            while time.monotonic() < deadline:
-                if AuditEvent.objects.filter(pk=event.pk, hash__isnull=False).exists():
-                    break
-                time.sleep(0.02)
-            assert AuditEvent.objects.get(pk=event.pk).hash is not None
+            wait_for(lambda: _chained(event.pk), timeout=2.0, interval=0.02)
     finally:
         other.close()
