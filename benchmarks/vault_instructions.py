@@ -41,7 +41,7 @@ def _setup(fixture: Path) -> None:
     """In the tree being measured: a database with Acme, the operator's session and a secret."""
     from _setup import django_setup, throwaway_database
 
-    url = throwaway_database(f"tenantry_bench_instr_{os.getpid()}")
+    url = throwaway_database(os.environ["BENCH_INSTR_DB"])
     django_setup("vault")
     from django.core.management import call_command
     from django.db import connection
@@ -148,12 +148,17 @@ def _counted(tree: Path, index: int, fixture: Path, count: int, out: Path) -> in
     raise SystemExit(f"no summary in {out}")
 
 
+def _database(index: int) -> str:
+    """The fixture database of tree `index` (named here, so it is dropped even if set-up fails)."""
+    return f"tenantry_bench_instr_{os.getpid()}_{index}"
+
+
 def _fixture(tree: Path, index: int, work: Path) -> Path:
     fixture = work / f"tree{index}.json"
     subprocess.run(
         [sys.executable, str(HERE), "--setup", str(fixture)],
         cwd=tree,
-        env=_env(tree, index),
+        env=dict(_env(tree, index), BENCH_INSTR_DB=_database(index)),
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -194,9 +199,10 @@ def main() -> None:
         trees[f"base {args.base}"] = _worktree(args.base)
     from _setup import drop_database
 
+    server = urlsplit(os.environ["DATABASE_URL"])
     with tempfile.TemporaryDirectory() as tmp:
-        fixtures = [_fixture(tree, index, Path(tmp)) for index, tree in enumerate(trees.values())]
         try:
+            fixtures = [_fixture(tree, index, Path(tmp)) for index, tree in enumerate(trees.values())]
             with ThreadPoolExecutor(len(trees)) as pool:  # counting is slow: one tree per core
                 futures = [
                     pool.submit(_per_reveal, tree, index, fixtures[index])
@@ -204,8 +210,8 @@ def main() -> None:
                 ]
                 counts = dict(zip(trees, (future.result() for future in futures), strict=True))
         finally:
-            for fixture in fixtures:
-                drop_database(json.loads(fixture.read_text())["url"])
+            for index in range(len(trees)):
+                drop_database(urlunsplit(server._replace(path=f"/{_database(index)}")))
     for label, count in counts.items():
         print(f"{label:>24}: {count / 1e6:6.2f} M instructions per reveal")
     result: dict[str, object] = {"instructions_per_reveal": counts["this checkout"]}
