@@ -69,22 +69,33 @@ def instance(model: type[M], values: tuple[Any, ...] | list[Any]) -> M:
 _INTEGER_KEYS = ("AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField")
 
 
-@functools.cache
-def _by_pk_sql(model: type[Any]) -> str:
+def _integer_pk_reader(model: type[Any]) -> Reader:
     if model._meta.pk.get_internal_type() not in _INTEGER_KEYS:
         raise TypeError(f"{model.__name__} has no integer primary key")
-    read = reader(model)
+    return reader(model)
+
+
+def _bigint(value: Any) -> int | None:
+    """`value` as an id, or None when it is not an integer in the bigint range (such an id
+    matches no row, as for the ORM)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if -BIGINT_MAX - 1 <= number <= BIGINT_MAX else None
+
+
+@functools.cache
+def _by_pk_sql(model: type[Any]) -> str:
+    read = _integer_pk_reader(model)
     return f"SELECT {read.columns} FROM {read.table} WHERE {read.pk_column} = %s"
 
 
 def get_by_pk(model: type[M], pk: Any) -> M | None:
     """`model._default_manager.filter(pk=pk).first()` for an integer primary key, in one cheap
     read. An id that is not an integer in the bigint range matches nothing, as for the ORM."""
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        return None
-    if not -BIGINT_MAX - 1 <= pk <= BIGINT_MAX:
+    pk = _bigint(pk)
+    if pk is None:
         return None
     with connection.cursor() as cursor:
         cursor.execute(_by_pk_sql(model), [pk])
@@ -94,8 +105,7 @@ def get_by_pk(model: type[M], pk: Any) -> M | None:
 
 @functools.cache
 def _with_related_sql(model: type[Any], related: type[Any], fk: str) -> str:
-    _by_pk_sql(model), _by_pk_sql(related)  # both need integer primary keys
-    owner, other = reader(model), reader(related)
+    owner, other = _integer_pk_reader(model), _integer_pk_reader(related)
     fk_column = f"{other.table}.{connection.ops.quote_name(related._meta.get_field(fk).column)}"
     return (
         f"SELECT {owner.columns}, {other.columns} FROM {owner.table} "
@@ -110,17 +120,11 @@ def get_by_pk_with(
     """`get_by_pk(model, pk)`, and the `related` row `related_pk` if its foreign key `fk`
     points at that row, in one read: (None, None) when there is no such `model` row, and
     (row, None) when the related row is missing or belongs to another."""
-    try:
-        related_pk = int(related_pk)
-        if not -BIGINT_MAX - 1 <= related_pk <= BIGINT_MAX:
-            raise ValueError
-    except (TypeError, ValueError):  # no such related row
+    related_pk = _bigint(related_pk)
+    if related_pk is None:  # no such related row
         return get_by_pk(model, pk), None
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        return None, None
-    if not -BIGINT_MAX - 1 <= pk <= BIGINT_MAX:
+    pk = _bigint(pk)
+    if pk is None:
         return None, None
     with connection.cursor() as cursor:
         cursor.execute(_with_related_sql(model, related, fk), [related_pk, pk])
