@@ -74,8 +74,8 @@ class SessionSecurityMiddleware:
             # Deactivated, deleted, or a password change: the session must not come back.
             session.flush()
             return None
-        # The user is read now: hand the view the object itself rather than two lazy proxies
-        # (django-otp's around Django's), each attribute read through them costs a few µs.
+        # The user is read now: hand the view the object itself rather than django-otp's lazy
+        # proxy, through which each attribute read costs a few µs.
         if isinstance(user, LazyObject):
             request.user = user._wrapped
         if connection.schema_name != "public":
@@ -114,16 +114,19 @@ class OTPMiddleware(otp_middleware.OTPMiddleware):
         device_ref = self._device_ref(persistent_id) if persistent_id else None
         # Only while the user is still unread (AuthenticationMiddleware's lazy object).
         if device_ref is None or SESSION_KEY not in session or getattr(user, "_wrapped", None) is not empty:
-            return super()._verify_user_sync(request, user)
-        model, pk = device_ref
-        row, device = rows.get_by_pk_with(get_user_model(), session[SESSION_KEY], model, pk, fk="user_id")
-        # django-otp's `_verify_user_sync`, with the device already read. Setting the fields
-        # evaluates the lazy user, so `auth.get_user` runs here, with the row on offer.
-        with offered_user(row):
-            self._init_user_fields(user)
-        if user.is_authenticated:
-            user.otp_device = self._finalize_device(request, user, device)
-        return user._wrapped  # read above: django-otp's lazy object wraps the user itself
+            user = super()._verify_user_sync(request, user)
+        else:
+            model, pk = device_ref
+            row, device = rows.get_by_pk_with(get_user_model(), session[SESSION_KEY], model, pk, fk="user_id")
+            # django-otp's `_verify_user_sync`, with the device already read. Setting the fields
+            # evaluates the lazy user, so `auth.get_user` runs here, with the row on offer.
+            with offered_user(row):
+                self._init_user_fields(user)
+            if user.is_authenticated:
+                user.otp_device = self._finalize_device(request, user, device)
+        # Read by now (setting the fields evaluated it): django-otp's lazy object wraps the
+        # user itself, not Django's lazy object, on either path.
+        return user._wrapped if isinstance(user, LazyObject) else user
 
     def _device_ref(self, persistent_id: str) -> tuple[type[Device], str] | None:
         try:
