@@ -14,12 +14,16 @@ whose flush would wipe the session tenants.
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,6 +230,23 @@ def _delete_rows_after(marks: dict[tuple[str, str], int]) -> None:
 
     forget_data_keys()
     invalidation.clear_all()
+
+
+def announce_from_another_process(name: str) -> None:
+    """What a change committed in another process does: announce the named cache's change."""
+    env = dict(os.environ, REDIS_URL=settings.REDIS_URL, REDIS_KEY_PREFIX=settings.REDIS_KEY_PREFIX)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    script = (
+        "import django; django.setup(); from portal import invalidation; "
+        f"invalidation.publish({name!r}, stale_for=0)"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=dict(env, DJANGO_SETTINGS_MODULE="portal.settings"),
+        check=True,
+        timeout=120,
+    )
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:

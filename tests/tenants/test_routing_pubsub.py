@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +16,8 @@ from portal import invalidation
 from tenants import routing
 from tenants.models import Tenant
 from tenants.services import tenant_set_status
-from tests.conftest import free_port, wait_for
+from tests.conftest import announce_from_another_process, free_port, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
 
 
@@ -31,23 +27,6 @@ def listening(settings: Any) -> None:
     settings.TENANT_ROUTING_CACHE_SECONDS = 3600
     invalidation.listener_start()
     assert invalidation.subscribed.wait(10), "the listener did not subscribe"
-
-
-def announce_from_another_process(name: str) -> None:
-    """What a change committed in another process does: announce the named cache's change."""
-    env = dict(os.environ, REDIS_URL=settings.REDIS_URL, REDIS_KEY_PREFIX=settings.REDIS_KEY_PREFIX)
-    env.pop("PYTEST_XDIST_WORKER", None)
-    script = (
-        "import django; django.setup(); from portal import invalidation; "
-        f"invalidation.publish({name!r}, stale_for=0)"
-    )
-    subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=dict(env, DJANGO_SETTINGS_MODULE="portal.settings"),
-        check=True,
-        timeout=120,
-    )
 
 
 def _status(host: str) -> str:

@@ -255,8 +255,7 @@ def test_a_policy_change_announced_by_another_process_reaches_this_processs_cach
     """The cache lives in each process; another process's change clears it at once (not after
     the TTL, set to an hour here)."""
     from portal import invalidation
-    from tests.conftest import wait_for
-    from tests.tenants.test_routing_pubsub import announce_from_another_process
+    from tests.conftest import announce_from_another_process, wait_for
 
     settings.GOVERNANCE_POLICY_CACHE_SECONDS = 3600
     invalidation.listener_start()
