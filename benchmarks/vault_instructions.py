@@ -112,17 +112,13 @@ def _reveals(fixture: Path, count: int) -> None:
 def _env(tree: Path, index: int) -> dict[str, str]:
     """A tree's environment: its own Redis database (both trees name their keys alike, and a
     data key or policy set cached by one must never be read by the other)."""
-    url = urlsplit(os.environ.get("REDIS_URL", ""))
-    if url.scheme.startswith("redis"):
-        db = (int(url.path.strip("/") or 0) + index) % 16
-        redis_url = urlunsplit(url._replace(path=f"/{db}"))
-    else:  # a unix socket: the database is a query parameter
-        query = "&".join(p for p in url.query.split("&") if p and not p.startswith("db="))
-        redis_url = urlunsplit(url._replace(query=f"{query}&db={index}".lstrip("&")))
+    from portal import redis_url
+
+    url = os.environ.get("REDIS_URL", "")
     return dict(
         os.environ,
         BENCH_TREE=str(tree),
-        REDIS_URL=redis_url,
+        REDIS_URL=redis_url.with_db(url, (redis_url.db_of(url) + index) % 16),
         API_THROTTLE_USER="10000000/min",
         LOG_LEVEL="ERROR",
         DEBUG="false",

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import environ
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from portal import redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -257,21 +259,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
 # --- Redis: cache, Celery broker, channel layer -----------------------------------------
-def _redis_url_with_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        query = dict(parse_qsl(parts.query))
-        query["db"] = str(db)
-        return urlunsplit(parts._replace(query=urlencode(query)))
-    return urlunsplit(parts._replace(path=f"/{db}"))
-
-
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 _xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if TESTING and _xdist_worker.startswith("gw"):
     # Each xdist worker has its own test database; give it its own Redis database too,
     # so two workers' "acme" tenants never share cache keys, queues or groups.
-    REDIS_URL = _redis_url_with_db(REDIS_URL, 1 + int(_xdist_worker[2:]) % 15)
+    REDIS_URL = redis_url.with_db(REDIS_URL, 1 + int(_xdist_worker[2:]) % 15)
 
 
 def _celery_broker(url: str) -> str:
