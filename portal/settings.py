@@ -224,6 +224,11 @@ def _database() -> dict:
         url = "postgres://invalid-set-DATABASE_URL-or-use-make-run@127.0.0.1:1/tenantry"
     config = env.db_url_config(url)
     config["ENGINE"] = "django_tenants.postgresql_backend"
+    # `postgres://user@/db?host=/socket/dir` (the embedded PostgreSQL): django-environ leaves
+    # the socket directory in OPTIONS. As HOST, everything that reads HOST (libpq connection
+    # strings for the webhook pool, pg_dump, test servers) reaches the same server.
+    if not config.get("HOST") and (config.get("OPTIONS") or {}).get("host"):
+        config["HOST"] = config["OPTIONS"].pop("host")
     # Under ASGI every request's sync code runs in a thread of its own, so persistent
     # per-thread connections (CONN_MAX_AGE) would pile up; a psycopg pool per process is
     # the right shape. Each borrowed connection gets its search_path set by django-tenants

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -230,6 +231,18 @@ def _delete_rows_after(marks: dict[tuple[str, str], int]) -> None:
 
     forget_data_keys()
     invalidation.clear_all()
+
+
+def database_url() -> str:
+    """A URL of the test database for processes the tests start (servers, agents): TCP, or the
+    embedded PostgreSQL's unix socket directory as `?host=`."""
+    db = connection.settings_dict
+    user = quote(db.get("USER") or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or ""
+    if host.startswith("/"):  # unix socket (embedded postgres)
+        return f"postgres://{user}{password}@/{db['NAME']}?host={quote(host, safe='')}"
+    return f"postgres://{user}{password}@{host or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
 def announce_from_another_process(name: str) -> None:

@@ -22,12 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 
-from tests.conftest import free_port
+from tests.conftest import database_url, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -55,17 +54,6 @@ def _require_chromium() -> None:
         pytest.fail(reason.replace("SKIPPED", "REQUIRED (TENANTRY_REQUIRE_BROWSER=1)"), pytrace=False)
     print("\n" + reason, file=sys.stderr)
     pytest.skip(reason)
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    user = quote(db.get("USER") or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or ""
-    if host.startswith("/"):  # unix socket (embedded postgres)
-        return f"postgres://{user}{password}@/{db['NAME']}?host={quote(host, safe='')}"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{user}{password}@{host}{port}/{db['NAME']}"
 
 
 class LiveServer:
@@ -113,7 +101,7 @@ def portal_server(platform: Any, request: Any) -> Iterator[LiveServer]:
     mail_dir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
     env.update(
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         REDIS_URL=settings.REDIS_URL,
         REDIS_KEY_PREFIX=settings.REDIS_KEY_PREFIX,
         PORTAL_DOMAIN="localhost",

@@ -22,19 +22,12 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection
 from django_tenants.utils import tenant_context
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import database_url, free_port, wait_for
 from tests.sample_app import build
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @dataclass
@@ -53,12 +46,12 @@ class PortalServer:
 @pytest.fixture(scope="session")
 def portal_server(platform: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[PortalServer]:
     with django_db_blocker.unblock():
-        database_url = _database_url()
+        url = database_url()
     port = free_port()
     log = (tmp_path_factory.mktemp("daphne") / "daphne.log").open("wb")
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "tests.deployments.server_settings",
         "PORTAL_ENV": "test",
         "REDIS_URL": settings.REDIS_URL,

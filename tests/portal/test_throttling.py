@@ -119,10 +119,10 @@ def test_a_non_redis_cache_works_too(unique):
 def test_on_redis_a_request_costs_one_round_trip(make, monkeypatch):
     """The pipelined path runs on the real backend (DRF's `cache` attribute is Django's proxy
     object, which is never an instance of the Redis backend; the path used to be skipped)."""
-    from redis.connection import Connection
+    from redis.connection import AbstractConnection  # TCP and unix-socket connections alike
 
     sent: list[object] = []
-    original = Connection.send_packed_command
+    original = AbstractConnection.send_packed_command
 
     def counting(self, command, check_health=True):  # type: ignore[no-untyped-def]
         sent.append(command)
@@ -130,7 +130,7 @@ def test_on_redis_a_request_costs_one_round_trip(make, monkeypatch):
 
     throttle = make(Clock(60.0 * 2 + 1))
     assert _allow(throttle)  # warm: the pool's connection exists
-    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
     assert [_allow(throttle) for _ in range(2)] == [True, True]
     assert len(sent) == 2
     assert throttle.current == 3
